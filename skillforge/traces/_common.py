@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,6 +79,20 @@ def flatten_text(content: Any) -> str:
                 return flatten_text(content[key])
         return ""
     return str(content)
+
+
+def content_blocks(content: Any) -> Iterator[dict[str, Any]]:
+    """The blocks of an Anthropic-style message ``content``, as objects.
+
+    A plain content string is one text block, string items become text blocks, and items
+    that are neither strings nor objects are skipped.
+    """
+    blocks = content if isinstance(content, list) else [{"type": "text", "text": content}]
+    for b in blocks:
+        if isinstance(b, str):
+            yield {"type": "text", "text": b}
+        elif isinstance(b, dict):
+            yield b
 
 
 def parse_time(value: Any) -> datetime | None:

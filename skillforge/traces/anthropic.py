@@ -17,17 +17,24 @@ from pathlib import Path
 from typing import Any
 
 from skillforge.traces._common import (
-    array_item_line,
     as_int,
     as_str,
     call_text,
+    content_blocks,
     flatten_text,
     link_steps,
     outcome_in,
     parse_args,
     parse_time,
 )
-from skillforge.traces._io import BadRecord, Probe, iter_json_array, iter_jsonl, load_json
+from skillforge.traces._io import Probe, iter_json_array
+from skillforge.traces._records import (
+    ItemLines,
+    jsonl_majority,
+    jsonl_records,
+    load_expected,
+    reporting_bad_json,
+)
 from skillforge.traces._registry import ReadContext, register_format
 from skillforge.traces.model import Source, Step, Trajectory, Usage
 
@@ -74,6 +81,10 @@ def _is_conversation(x: Any) -> bool:
     model = x.get("model")
     return (_has_blocks(msgs) or "system" in x
             or (isinstance(model, str) and model.lower().startswith("claude")))
+
+
+def _has_messages(x: Any) -> bool:
+    return isinstance(x, dict) and isinstance(x.get("messages"), list)
 
 
 def _message_problem(m: Any) -> str | None:
@@ -124,8 +135,6 @@ def _steps(system: Any, messages: list[dict[str, Any]]) -> tuple[list[Step], Usa
     for m in messages:
         role = m["role"]
         ts = parse_time(m.get("timestamp") or m.get("created_at"))
-        content = m["content"]
-        blocks = content if isinstance(content, list) else [{"type": "text", "text": content}]
         if role == "assistant":
             if isinstance(m.get("model"), str):
                 info["model"] = m["model"]
@@ -133,11 +142,7 @@ def _steps(system: Any, messages: list[dict[str, Any]]) -> tuple[list[Step], Usa
                 info["stop_reason"] = m["stop_reason"]
             if _add_usage(m.get("usage"), usage):
                 info["message_usage"] = True
-        for b in blocks:
-            if isinstance(b, str):
-                b = {"type": "text", "text": b}
-            if not isinstance(b, dict):
-                continue
+        for b in content_blocks(m["content"]):
             bt = b.get("type")
             if bt == "text":
                 text = str(b.get("text") or "")
@@ -197,21 +202,27 @@ def _trajectory(conv: dict[str, Any], messages: list[dict[str, Any]], path: Path
 def _conversation(conv: dict[str, Any], path: Path, line: int | None, ctx: ReadContext,
                   whole_doc: bool = False) -> Trajectory | None:
     good = []
-    text: str | None = None
+    lines = ItemLines(path, line, whole_doc)
     for i, m in enumerate(conv["messages"]):
         why = _message_problem(m)
         if why:
-            where = line
-            if whole_doc:  # the file is this one document: point at the message's own line
-                text = text or path.read_text(encoding="utf-8", errors="replace")
-                where = array_item_line(text, "messages", i)
-            ctx.problem(path, f"messages[{i}]: {why}", where or line)
+            ctx.problem(path, f"messages[{i}]: {why}", lines.line("messages", i))
             continue
         good.append(m)
     t = _trajectory(conv, good, path, line)
     if t is None:
         ctx.problem(path, "conversation has no usable messages", line)
     return t
+
+
+def _conversations(records: Iterable[tuple[int, Any]], unit: str, path: Path,
+                   ctx: ReadContext) -> Iterator[Trajectory]:
+    """One trajectory per ``(line, record)`` holding a conversation; ``unit`` names a record."""
+    for lineno, rec in records:
+        if not _has_messages(rec):
+            ctx.problem(path, f"{unit} is not an object with a 'messages' list", lineno)
+        elif (t := _conversation(rec, path, lineno, ctx)) is not None:
+            yield t
 
 
 @register_format
@@ -232,59 +243,33 @@ class AnthropicFormat:
             return 0.0
         if probe.container == "json":
             return 0.85 if _is_conversation(first) else 0.0
-        if probe.container == "jsonl" and probe.records:
-            hits = sum(1 for r in probe.records if _is_conversation(r))
-            return 0.85 if hits * 2 >= len(probe.records) else 0.0
-        return 0.0
+        return 0.85 if jsonl_majority(probe, _is_conversation) else 0.0
 
     def read(self, probe: Probe, ctx: ReadContext) -> Iterator[Trajectory]:
         """Yield one trajectory per conversation; bad messages are reported and skipped."""
         path = probe.path
         if probe.container == "jsonl":
-            for lineno, rec in iter_jsonl(path):
-                if isinstance(rec, BadRecord):
-                    ctx.problem(path, rec.reason, lineno)
-                elif not (isinstance(rec, dict) and isinstance(rec.get("messages"), list)):
-                    ctx.problem(path, "line is not an object with a 'messages' list", lineno)
-                elif (t := _conversation(rec, path, lineno, ctx)) is not None:
-                    yield t
+            yield from _conversations(jsonl_records(path, ctx), "line", path, ctx)
             return
         if probe.is_array and _is_conversation(probe.first):
-            try:
-                for lineno, rec in iter_json_array(path):
-                    if not (isinstance(rec, dict) and isinstance(rec.get("messages"), list)):
-                        ctx.problem(path, "array item is not an object with a 'messages' list",
-                                    lineno)
-                    elif (t := _conversation(rec, path, lineno, ctx)) is not None:
-                        yield t
-            except BadRecord as exc:
-                ctx.problem(path, exc.reason, exc.line)
+            with reporting_bad_json(path, ctx):
+                yield from _conversations(iter_json_array(path), "array item", path, ctx)
             return
         if probe.is_array:
             good: list[dict[str, Any]] = []
-            try:
+            with reporting_bad_json(path, ctx):
                 for lineno, m in iter_json_array(path):
                     why = _message_problem(m)
                     if why:
                         ctx.problem(path, why, lineno)
                     else:
                         good.append(m)
-            except BadRecord as exc:
-                ctx.problem(path, exc.reason, exc.line)
             t = _trajectory({}, good, path, None)
             if t is None:
                 ctx.problem(path, "no usable messages in file")
             else:
                 yield t
             return
-        try:
-            doc = load_json(path)
-        except BadRecord as exc:
-            ctx.problem(path, exc.reason, exc.line)
-            return
-        if not (isinstance(doc, dict) and isinstance(doc.get("messages"), list)):
-            ctx.problem(path, "expected an object with a 'messages' list")
-            return
-        t = _conversation(doc, path, None, ctx, whole_doc=True)
-        if t is not None:
+        doc = load_expected(path, ctx, _has_messages, "expected an object with a 'messages' list")
+        if doc is not None and (t := _conversation(doc, path, None, ctx, True)) is not None:
             yield t

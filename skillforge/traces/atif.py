@@ -30,7 +30,8 @@ from skillforge.traces._common import (
     outcome_from,
     parse_time,
 )
-from skillforge.traces._io import BadRecord, Probe, load_json
+from skillforge.traces._io import Probe
+from skillforge.traces._records import load_expected
 from skillforge.traces._registry import ReadContext, register_format
 from skillforge.traces._steps import (
     as_text,
@@ -246,14 +247,9 @@ class AtifFormat:
     def read(self, probe: Probe, ctx: ReadContext) -> Iterator[Trajectory]:
         """Yield the file's one trajectory, with its reward from the verifier's files."""
         path = probe.path
-        try:
-            doc = load_json(path)
-        except BadRecord as exc:
-            ctx.problem(path, exc.reason, exc.line)
-            return
-        if not _is_atif(doc):
-            ctx.problem(path, "not an ATIF trajectory: needs schema_version 'ATIF-v1.x' and a "
-                              "'steps' list")
+        doc = load_expected(path, ctx, _is_atif, "not an ATIF trajectory: needs schema_version "
+                                                 "'ATIF-v1.x' and a 'steps' list")
+        if doc is None:
             return
         steps, usage, step_model = _steps(doc, path, ctx)
         if not steps:

@@ -12,8 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from skillforge.traces._common import call_text, flatten_text, looks_like_error, parse_time
-from skillforge.traces._io import BadRecord, Probe, iter_jsonl
+from skillforge.traces._common import (
+    call_text,
+    content_blocks,
+    flatten_text,
+    looks_like_error,
+    parse_time,
+)
+from skillforge.traces._io import Probe
+from skillforge.traces._records import jsonl_majority, jsonl_records
 from skillforge.traces._registry import ReadContext, register_format
 from skillforge.traces.model import Source, Step, Trajectory, Usage
 
@@ -70,8 +77,6 @@ def _steps(recs: list[dict[str, Any]]) -> tuple[list[Step], Usage, str | None]:
     for r in recs:
         msg = r["message"]
         ts = parse_time(r.get("timestamp"))
-        content = msg.get("content")
-        blocks = content if isinstance(content, list) else [{"type": "text", "text": content}]
         if r["type"] == "assistant":
             model = msg.get("model") or model
             mid = msg.get("id")
@@ -86,11 +91,7 @@ def _steps(recs: list[dict[str, Any]]) -> tuple[list[Step], Usage, str | None]:
                 usage.output_tokens = (usage.output_tokens or 0) + int(u.get("output_tokens") or 0)
             if mid:
                 seen_msg_ids.add(mid)
-        for b in blocks:
-            if isinstance(b, str):
-                b = {"type": "text", "text": b}
-            if not isinstance(b, dict):
-                continue
+        for b in content_blocks(msg.get("content")):
             bt = b.get("type")
             if r["type"] == "assistant":
                 if bt == "text" and str(b.get("text") or "").strip():
@@ -168,20 +169,14 @@ class ClaudeCodeFormat:
 
     def sniff(self, probe: Probe) -> float:
         """Claim JSONL whose records carry Claude Code's type/sessionId/parentUuid fields."""
-        if probe.container != "jsonl":
-            return 0.0
-        hits = sum(1 for r in probe.records if _is_cc_record(r))
-        return 0.9 if hits and hits * 2 >= len(probe.records) else 0.0
+        return 0.9 if jsonl_majority(probe, _is_cc_record) else 0.0
 
     def read(self, probe: Probe, ctx: ReadContext) -> Iterator[Trajectory]:
         """Group records by session (and sidechain), thread them, and yield one per group."""
         groups: dict[tuple[str, bool], list[dict[str, Any]]] = {}
         summaries: dict[str, str] = {}
         first_line: dict[tuple[str, bool], int] = {}
-        for lineno, rec in iter_jsonl(probe.path):
-            if isinstance(rec, BadRecord):
-                ctx.problem(probe.path, rec.reason, lineno)
-                continue
+        for lineno, rec in jsonl_records(probe.path, ctx):
             why = _check(rec)
             if why:
                 ctx.problem(probe.path, why, lineno)

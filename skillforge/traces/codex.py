@@ -18,7 +18,8 @@ from datetime import datetime
 from typing import Any
 
 from skillforge.traces._common import as_int, as_str, parse_time
-from skillforge.traces._io import BadRecord, Probe, iter_jsonl
+from skillforge.traces._io import Probe
+from skillforge.traces._records import jsonl_majority, jsonl_records
 from skillforge.traces._registry import ReadContext, register_format
 from skillforge.traces._responses import (
     CONTEXT_PREFIXES,
@@ -57,10 +58,7 @@ def _records(probe: Probe, ctx: ReadContext) -> list[Record]:
     """Check every line; return ``(line, time, type, payload)`` for the usable ones."""
     out: list[Record] = []
     first = True
-    for lineno, rec in iter_jsonl(probe.path):
-        if isinstance(rec, BadRecord):
-            ctx.problem(probe.path, rec.reason, lineno)
-            continue
+    for lineno, rec in jsonl_records(probe.path, ctx):
         if not isinstance(rec, dict):
             ctx.problem(probe.path, f"expected a JSON object, got {type(rec).__name__}", lineno)
             continue
@@ -206,12 +204,11 @@ class CodexFormat:
         if probe.container == "json":
             first = probe.first
             return 0.95 if _is_line(first) and first.get("type") == "session_meta" else 0.0
+        if jsonl_majority(probe, _is_line):
+            return 0.95
         if probe.container != "jsonl" or not probe.records:
             return 0.0
         recs = probe.records
-        hits = sum(1 for r in recs if _is_line(r))
-        if hits and hits * 2 >= len(recs):
-            return 0.95
         if _is_legacy_meta(recs[0]) and any(is_item(r) for r in recs[1:]):
             return 0.95
         return 0.0

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from skillforge.traces._common import as_int, flatten_text, outcome_from, parse_args, parse_time
-from skillforge.traces._io import BadRecord, Probe, load_json
+from skillforge.traces._io import Probe
+from skillforge.traces._records import load_expected
 from skillforge.traces._registry import ReadContext, register_format
 from skillforge.traces._steps import as_text, call_text, link_results, mark_final, obj
 from skillforge.traces.model import Outcome, Source, Step, Trajectory, Usage
@@ -272,13 +273,9 @@ class InspectAIFormat:
             yield from self._read_json(probe.path, ctx)
 
     def _read_json(self, path: Path, ctx: ReadContext) -> Iterator[Trajectory]:
-        try:
-            doc = load_json(path)
-        except BadRecord as exc:
-            ctx.problem(path, exc.reason, exc.line)
-            return
-        if not _is_json_log(doc):
-            ctx.problem(path, "not an inspect_ai log: expected an object with an 'eval' header")
+        doc = load_expected(path, ctx, _is_json_log,
+                            "not an inspect_ai log: expected an object with an 'eval' header")
+        if doc is None:
             return
         info = _header_info(doc)
         samples = doc.get("samples")

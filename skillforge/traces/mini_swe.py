@@ -29,7 +29,8 @@ from skillforge.traces._common import (
     parse_args,
     parse_time,
 )
-from skillforge.traces._io import BadRecord, Probe, load_json
+from skillforge.traces._io import Probe
+from skillforge.traces._records import load_expected
 from skillforge.traces._registry import ReadContext, register_format
 from skillforge.traces._steps import call_text, dirs_up_to, obj, read_small_json
 from skillforge.traces.model import Outcome, Source, Step, Trajectory, Usage
@@ -268,14 +269,9 @@ class MiniSweAgentFormat:
     def read(self, probe: Probe, ctx: ReadContext) -> Iterator[Trajectory]:
         """Yield the file's one trajectory, labelled from a SWE-bench report when found."""
         path = probe.path
-        try:
-            doc = load_json(path)
-        except BadRecord as exc:
-            ctx.problem(path, exc.reason, exc.line)
-            return
-        if not _is_traj(doc):
-            ctx.problem(path, "not a mini-swe-agent trajectory: needs trajectory_format "
-                              "'mini-swe-agent-1.x' and a 'messages' list")
+        doc = load_expected(path, ctx, _is_traj, "not a mini-swe-agent trajectory: needs "
+                            "trajectory_format 'mini-swe-agent-1.x' and a 'messages' list")
+        if doc is None:
             return
         steps, usage = _steps(doc, path, ctx)
         if not steps:

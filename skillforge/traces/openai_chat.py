@@ -17,7 +17,8 @@ from skillforge.traces._common import (
     outcome_from,
     parse_args,
 )
-from skillforge.traces._io import BadRecord, Probe, iter_json_array, iter_jsonl, load_json
+from skillforge.traces._io import Probe, iter_json_array
+from skillforge.traces._records import jsonl_records, load_document, reporting_bad_json
 from skillforge.traces._registry import ReadContext, register_format
 from skillforge.traces.model import Outcome, Source, Step, Trajectory, Usage
 
@@ -222,36 +223,23 @@ class OpenAIChatFormat:
         """Stream trajectories; a bad record is reported and skipped."""
         path, file = probe.path, str(probe.path)
         if probe.container == "jsonl":
-            for lineno, rec in iter_jsonl(path):
-                if isinstance(rec, BadRecord):
-                    ctx.problem(path, rec.reason, lineno)
-                    continue
+            for lineno, rec in jsonl_records(path, ctx):
                 t = _from_record(rec, file, lineno, ctx, path)
                 if t is not None:
                     yield t
             return
         if probe.is_array and _is_chat_message(probe.first):
-            try:
-                doc = load_json(path)
-            except BadRecord as exc:
-                ctx.problem(path, exc.reason, exc.line)
-                return
-            yield build_trajectory(doc, fmt="openai-chat", file=file, line=None)
+            doc = load_document(path, ctx)
+            if doc is not None:
+                yield build_trajectory(doc, fmt="openai-chat", file=file, line=None)
             return
         if probe.is_array:
-            try:
+            with reporting_bad_json(path, ctx):
                 for lineno, rec in iter_json_array(path):
                     t = _from_record(rec, file, lineno, ctx, path)
                     if t is not None:
                         yield t
-            except BadRecord as exc:
-                ctx.problem(path, exc.reason, exc.line)
             return
-        try:
-            doc = load_json(path)
-        except BadRecord as exc:
-            ctx.problem(path, exc.reason, exc.line)
-            return
-        t = _from_record(doc, file, None, ctx, path)
-        if t is not None:
+        doc = load_document(path, ctx)
+        if doc is not None and (t := _from_record(doc, file, None, ctx, path)) is not None:
             yield t

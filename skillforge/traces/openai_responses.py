@@ -15,15 +15,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from skillforge.traces._common import (
-    array_item_line,
-    as_dict,
-    as_int,
-    as_str,
-    outcome_in,
-    parse_time,
+from skillforge.traces._common import as_dict, as_int, as_str, outcome_in, parse_time
+from skillforge.traces._io import Probe, iter_json_array
+from skillforge.traces._records import (
+    ItemLines,
+    array_items,
+    jsonl_majority,
+    jsonl_records,
+    load_document,
+    reporting_bad_json,
 )
-from skillforge.traces._io import BadRecord, Probe, iter_json_array, iter_jsonl, load_json
 from skillforge.traces._registry import ReadContext, register_format
 from skillforge.traces._responses import ItemSteps, has_parts, is_item, item_problem
 from skillforge.traces.model import Source, Trajectory, Usage
@@ -87,23 +88,8 @@ def _trajectory(b: ItemSteps, source: Source) -> Trajectory | None:
     return Trajectory(source=source, task=task, steps=steps, meta=meta)
 
 
-class _Where:
-    """Finds the line of a bad item inside a JSON document, reading the file only if needed."""
-
-    def __init__(self, path: Path, base: int | None, whole_doc: bool):
-        self.path, self.base, self.whole_doc = path, base, whole_doc
-        self._text: str | None = None
-
-    def line(self, key: str | None, index: int) -> int | None:
-        if not self.whole_doc:
-            return self.base
-        if self._text is None:
-            self._text = self.path.read_text(encoding="utf-8", errors="replace")
-        return array_item_line(self._text, key, index) or self.base
-
-
 def _from_record(rec: dict[str, Any], path: Path, line: int | None, ctx: ReadContext,
-                 where: _Where, record_index: int | None = None) -> Trajectory | None:
+                 where: ItemLines, record_index: int | None = None) -> Trajectory | None:
     b = ItemSteps()
     ts = parse_time(rec.get("created_at"))
     instructions = rec.get("instructions")
@@ -195,11 +181,7 @@ class OpenAIResponsesFormat:
             return 0.0
         if probe.container == "json":
             return 0.9 if _is_record(first) or _item_list(first) is not None else 0.0
-        if probe.container == "jsonl" and probe.records:
-            recs = probe.records
-            hits = sum(1 for r in recs if is_item(r) or _is_record(r))
-            return 0.9 if hits * 2 >= len(recs) else 0.0
-        return 0.0
+        return 0.9 if jsonl_majority(probe, lambda r: is_item(r) or _is_record(r)) else 0.0
 
     def read(self, probe: Probe, ctx: ReadContext) -> Iterator[Trajectory]:
         """Yield one trajectory per record, or one for a whole file of items."""
@@ -209,39 +191,30 @@ class OpenAIResponsesFormat:
             return
         if probe.is_array:
             if _is_record(probe.first):
-                try:
+                with reporting_bad_json(path, ctx):
                     for n, (line, rec) in enumerate(iter_json_array(path)):
                         if not _is_record(rec):
                             ctx.problem(path, "array item is not a Responses input/output record",
                                         line)
                             continue
-                        t = _from_record(rec, path, line, ctx, _Where(path, line, False), n)
+                        t = _from_record(rec, path, line, ctx, ItemLines(path, line, False), n)
                         if t is not None:
                             yield t
-                except BadRecord as exc:
-                    ctx.problem(path, exc.reason, exc.line)
                 return
-            items: list[tuple[int, Any]] = []
-            try:
-                items.extend(iter_json_array(path))
-            except BadRecord as exc:
-                ctx.problem(path, exc.reason, exc.line)
-            t = _from_items(iter(items), path, ctx)
+            t = _from_items(iter(array_items(path, ctx)), path, ctx)
             if t is not None:
                 yield t
             return
-        try:
-            doc = load_json(path)
-        except BadRecord as exc:
-            ctx.problem(path, exc.reason, exc.line)
+        doc = load_document(path, ctx)
+        if doc is None:
             return
         listed = _item_list(doc)
+        lines = ItemLines(path, None, True)
         if listed is not None:
             key = "items" if doc.get("items") is listed else "data"
-            where = _Where(path, None, True)
-            t = _from_items(enumerate(listed), path, ctx, lambda i: where.line(key, i))
+            t = _from_items(enumerate(listed), path, ctx, lambda i: lines.line(key, i))
         else:
-            t = _from_record(doc, path, None, ctx, _Where(path, None, True))
+            t = _from_record(doc, path, None, ctx, lines)
         if t is not None:
             yield t
 
@@ -249,15 +222,12 @@ class OpenAIResponsesFormat:
         path = probe.path
         records_mode = _is_record(probe.first)
         good: list[tuple[int, Any]] = []
-        for lineno, rec in iter_jsonl(path):
-            if isinstance(rec, BadRecord):
-                ctx.problem(path, rec.reason, lineno)
-                continue
+        for lineno, rec in jsonl_records(path, ctx):
             if records_mode:
                 if not _is_record(rec):
                     ctx.problem(path, "line is not a Responses input/output record", lineno)
                     continue
-                t = _from_record(rec, path, lineno, ctx, _Where(path, lineno, False))
+                t = _from_record(rec, path, lineno, ctx, ItemLines(path, lineno, False))
                 if t is not None:
                     yield t
             else:

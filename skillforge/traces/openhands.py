@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from skillforge.traces._common import (
-    array_item_line,
     as_dict,
     as_int,
     as_str,
@@ -32,7 +31,14 @@ from skillforge.traces._common import (
     outcome_in,
     parse_time,
 )
-from skillforge.traces._io import BadRecord, Probe, iter_json_array, iter_jsonl, load_json
+from skillforge.traces._io import Probe
+from skillforge.traces._records import (
+    ItemLines,
+    array_items,
+    jsonl_majority,
+    jsonl_records,
+    load_expected,
+)
 from skillforge.traces._registry import ReadContext, register_format
 from skillforge.traces.model import Source, Step, Trajectory, Usage
 
@@ -236,17 +242,19 @@ def _build(events: Iterable[tuple[Any, Any]], path: Path, line: int | None,
 
 def _from_wrapper(w: dict[str, Any], path: Path, line: int | None, ctx: ReadContext,
                   whole_doc: bool) -> Trajectory | None:
-    text: list[str] = []
-
-    def where(i: int) -> int | None:
-        if not whole_doc:
-            return line
-        if not text:  # read the file again only when there is a problem to place
-            text.append(path.read_text(encoding="utf-8", errors="replace"))
-        return array_item_line(text[0], "history", i) or line
-
+    lines = ItemLines(path, line, whole_doc)
     hist = _flatten(enumerate(w["history"]))
-    return _build(hist, path, line, ctx, w, where)
+    return _build(hist, path, line, ctx, w, lambda i: lines.line("history", i))
+
+
+def _wrappers(records: Iterable[tuple[int, Any]], unit: str, path: Path,
+              ctx: ReadContext) -> Iterator[Trajectory]:
+    """One trajectory per ``(line, record)`` wrapping a history; ``unit`` names a record."""
+    for lineno, rec in records:
+        if not _is_wrapper(rec):
+            ctx.problem(path, f"{unit} is not an object with an event 'history'", lineno)
+        elif (t := _from_wrapper(rec, path, lineno, ctx, False)) is not None:
+            yield t
 
 
 @register_format
@@ -260,56 +268,27 @@ class OpenHandsFormat:
         first = probe.first
         if probe.container == "json":
             return 0.9 if _is_event(first) or _is_wrapper(first) else 0.0
-        if probe.container == "jsonl" and probe.records:
-            hits = sum(1 for r in probe.records if _is_event(r) or _is_wrapper(r))
-            return 0.9 if hits * 2 >= len(probe.records) else 0.0
-        return 0.0
+        return 0.9 if jsonl_majority(probe, lambda r: _is_event(r) or _is_wrapper(r)) else 0.0
 
     def read(self, probe: Probe, ctx: ReadContext) -> Iterator[Trajectory]:
         """Yield one trajectory per wrapper object, or one per file of bare events."""
         path = probe.path
         if probe.container == "jsonl":
             if _is_wrapper(probe.first):
-                for lineno, rec in iter_jsonl(path):
-                    if isinstance(rec, BadRecord):
-                        ctx.problem(path, rec.reason, lineno)
-                    elif not _is_wrapper(rec):
-                        ctx.problem(path, "line is not an object with an event 'history'", lineno)
-                    elif (t := _from_wrapper(rec, path, lineno, ctx, False)) is not None:
-                        yield t
+                yield from _wrappers(jsonl_records(path, ctx), "line", path, ctx)
                 return
-            events: list[tuple[int | None, Any]] = []
-            for lineno, rec in iter_jsonl(path):
-                if isinstance(rec, BadRecord):
-                    ctx.problem(path, rec.reason, lineno)
-                else:
-                    events.append((lineno, rec))
+            events: list[tuple[int | None, Any]] = list(jsonl_records(path, ctx))
             if (t := _build(events, path, events[0][0] if events else None, ctx, None)):
                 yield t
             return
         if probe.is_array:
-            items: list[tuple[int, Any]] = []
-            try:
-                items.extend(iter_json_array(path))
-            except BadRecord as exc:
-                ctx.problem(path, exc.reason, exc.line)
+            items = array_items(path, ctx)
             if _is_wrapper(probe.first):
-                for lineno, rec in items:
-                    if not _is_wrapper(rec):
-                        ctx.problem(path, "array item is not an object with an event 'history'",
-                                    lineno)
-                    elif (t := _from_wrapper(rec, path, lineno, ctx, False)) is not None:
-                        yield t
+                yield from _wrappers(items, "array item", path, ctx)
             elif (t := _build(_flatten(items), path, None, ctx, None)) is not None:
                 yield t
             return
-        try:
-            doc = load_json(path)
-        except BadRecord as exc:
-            ctx.problem(path, exc.reason, exc.line)
-            return
-        if not _is_wrapper(doc):
-            ctx.problem(path, "expected an OpenHands event list or an object with 'history'")
-            return
-        if (t := _from_wrapper(doc, path, None, ctx, True)) is not None:
+        doc = load_expected(path, ctx, _is_wrapper,
+                            "expected an OpenHands event list or an object with 'history'")
+        if doc is not None and (t := _from_wrapper(doc, path, None, ctx, True)) is not None:
             yield t

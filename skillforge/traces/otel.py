@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from skillforge.traces._common import as_int, outcome_from, parse_args
-from skillforge.traces._io import BadRecord, Probe, iter_json_array, iter_jsonl, load_json
+from skillforge.traces._io import Probe, iter_json_array, load_json
 from skillforge.traces._otel_spans import (
     Span,
     indexed_messages,
@@ -30,6 +30,7 @@ from skillforge.traces._otel_spans import (
     raw_spans,
     to_span,
 )
+from skillforge.traces._records import jsonl_records, reporting_bad_json
 from skillforge.traces._registry import ReadContext, register_format
 from skillforge.traces._steps import as_text, call_text, link_results, mark_final, obj
 from skillforge.traces.model import Outcome, Source, Step, Trajectory, Usage
@@ -360,15 +361,13 @@ class OTelGenAIFormat:
         """Group the file's GenAI spans into conversations and yield one trajectory each."""
         path = probe.path
         spans: list[Span] = []
-        try:
+        with reporting_bad_json(path, ctx):
             for raw, res, where, line in self._records(probe, ctx):
                 sp = to_span(raw, res, line, len(spans))
                 if isinstance(sp, str):
                     ctx.problem(path, f"{where + ': ' if where else ''}{sp}; skipped", line)
                 elif _relevant(sp):
                     spans.append(sp)
-        except BadRecord as exc:
-            ctx.problem(path, exc.reason, exc.line)
         if not spans:
             ctx.problem(path, "no GenAI spans (gen_ai.* attributes) in this trace export")
             return
@@ -389,10 +388,7 @@ class OTelGenAIFormat:
         self, probe: Probe, ctx: ReadContext,
     ) -> Iterator[tuple[Any, dict[str, Any], str, int | None]]:
         if probe.container == "jsonl":
-            for lineno, rec in iter_jsonl(probe.path):
-                if isinstance(rec, BadRecord):
-                    ctx.problem(probe.path, rec.reason, lineno)
-                    continue
+            for lineno, rec in jsonl_records(probe.path, ctx):
                 for raw, res, where in raw_spans(rec):
                     yield raw, res, where, lineno
             return

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from skillforge.traces._common import (
-    array_item_line,
     call_text,
     flatten_text,
     link_steps,
@@ -36,7 +35,8 @@ from skillforge.traces._common import (
     outcome_in,
     parse_time,
 )
-from skillforge.traces._io import BadRecord, Probe, iter_json_array, iter_jsonl, load_json
+from skillforge.traces._io import Probe
+from skillforge.traces._records import ItemLines, array_items, jsonl_records, load_document
 from skillforge.traces._registry import ReadContext, register_format
 from skillforge.traces._text_actions import split_turn
 from skillforge.traces.model import Source, Step, Trajectory
@@ -210,16 +210,9 @@ def _from_record(rec: Any, path: Path, line: int | None, ctx: ReadContext,
                     line)
         return None
     key, turns = found
-    cache: list[str] = []
-
-    def where(i: int) -> int | None:
-        if not whole_doc:
-            return line
-        if not cache:
-            cache.append(path.read_text(encoding="utf-8", errors="replace"))
-        return array_item_line(cache[0], key, i) or line
-
-    return _trajectory(list(enumerate(turns)), rec, path, line, ctx, where)
+    lines = ItemLines(path, line, whole_doc)
+    return _trajectory(list(enumerate(turns)), rec, path, line, ctx,
+                       lambda i: lines.line(key, i))
 
 
 @register_format
@@ -231,11 +224,8 @@ class TranscriptFormat:
     def sniff(self, probe: Probe) -> float:
         """Claim turn lists that use the agent role or whose assistant turns take text actions."""
         first = probe.first
-        if probe.container == "json" and probe.is_array:
-            if _is_turn(first):
-                return _score_turns(_head_items(probe), key=None)
-            found = _turns_of(first)
-            return _score_turns(found[1], key=found[0]) if found else 0.0
+        if probe.container == "json" and probe.is_array and _is_turn(first):
+            return _score_turns(_head_items(probe), key=None)
         if probe.container in ("json", "jsonl"):
             found = _turns_of(first)
             return _score_turns(found[1], key=found[0]) if found else 0.0
@@ -245,18 +235,12 @@ class TranscriptFormat:
         """Yield one trajectory per transcript."""
         path = probe.path
         if probe.container == "jsonl":
-            for lineno, rec in iter_jsonl(path):
-                if isinstance(rec, BadRecord):
-                    ctx.problem(path, rec.reason, lineno)
-                elif (t := _from_record(rec, path, lineno, ctx, False)) is not None:
+            for lineno, rec in jsonl_records(path, ctx):
+                if (t := _from_record(rec, path, lineno, ctx, False)) is not None:
                     yield t
             return
         if probe.is_array:
-            items: list[tuple[int, Any]] = []
-            try:
-                items.extend(iter_json_array(path))
-            except BadRecord as exc:
-                ctx.problem(path, exc.reason, exc.line)
+            items = array_items(path, ctx)
             if _is_turn(probe.first):
                 t = _trajectory(items, {}, path, None, ctx, lambda ln: ln)
                 if t is not None:
@@ -266,10 +250,6 @@ class TranscriptFormat:
                 if (t := _from_record(rec, path, lineno, ctx, False)) is not None:
                     yield t
             return
-        try:
-            doc = load_json(path)
-        except BadRecord as exc:
-            ctx.problem(path, exc.reason, exc.line)
-            return
-        if (t := _from_record(doc, path, None, ctx, True)) is not None:
+        doc = load_document(path, ctx)
+        if doc is not None and (t := _from_record(doc, path, None, ctx, True)) is not None:
             yield t
