@@ -16,7 +16,9 @@ def train(
     model: Annotated[Path, typer.Argument(
         help="Local model folder (Hugging Face format); nothing is downloaded.")],
     suite: Annotated[str, typer.Option(
-        "--suite", help="Training suite (built in: codes).")] = "codes",
+        "--suite", help="Training suite: codes (built in, single-turn), or any suite "
+                        "`skillforge run` plays (workspace, tau2, textworld, a folder), "
+                        "played multi-turn with tool calls.")] = "codes",
     skills: Annotated[list[Path] | None, typer.Option(
         "--skills", help="Skill package folder or library seeding the skill bank (repeatable); "
                          "a package seeds the task family it is named after.")] = None,
@@ -41,7 +43,11 @@ def train(
     temperature: Annotated[float, typer.Option(
         "--temperature", help="Sampling temperature (log-probs use the same).")] = 1.0,
     max_new_tokens: Annotated[int, typer.Option(
-        "--max-new-tokens", help="Longest completion.")] = 256,
+        "--max-new-tokens", help="Longest completion (per turn in multi-turn suites).")] = 256,
+    max_turns: Annotated[int, typer.Option(
+        "--max-turns", help="Model replies allowed per episode (multi-turn suites).")] = 8,
+    episode_timeout: Annotated[float, typer.Option(
+        "--episode-timeout", help="Seconds allowed per episode (multi-turn suites).")] = 1800.0,
     micro_batch: Annotated[int, typer.Option(
         "--micro-batch", help="Sequences per forward/backward pass.")] = 16,
     full: Annotated[bool, typer.Option(
@@ -59,6 +65,14 @@ def train(
         "--skill-window", help="Recent episodes per family the summaries rest on.")] = 64,
     skill_max_chars: Annotated[int, typer.Option(
         "--skill-max-chars", help="Longest skill text the teacher reads.")] = 1500,
+    skill_llm: Annotated[str | None, typer.Option(
+        "--skill-llm", help="Also summarize new episodes with the LLM success and failure "
+                            "analysts of this model (MODEL or MODEL@BASE_URL, as --llm of "
+                            "analyze; key and endpoint from settings otherwise). A failing "
+                            "model is noted in the report and training goes on.")] = None,
+    skill_llm_episodes: Annotated[int, typer.Option(
+        "--skill-llm-episodes", help="New episodes per family sent to the LLM analysts each "
+                                     "step, successes and failures mixed (0: none).")] = 4,
     rollout: Annotated[Literal["auto", "generate", "vllm"], typer.Option(
         "--rollout", help="auto: through vLLM when `skillforge serve` serves this model with "
                           "LoRA, else the model's own sampler.")] = "auto",
@@ -89,6 +103,12 @@ def train(
     rho = min(p_current / p_behaviour, --rho-clip); total = GRPO + --lambda * that. Metrics
     per step go to the store (train_steps) and to reports/train-RUN.md and .html. Needs the
     `train` extra (torch, transformers, peft).
+
+    With a runner suite (--suite workspace) the model plays whole episodes: each reply may
+    call tools with <tool_call>{"name": ..., "arguments": {...}}</tool_call> blocks, every
+    reply is a training sample carrying its episode's reward, and the teacher reads the
+    same conversation with the skill in the system message. The episodes are written to
+    RUN/episodes.jsonl (skillforge JSONL: `skillforge distill` reads them).
     """
     from skillforge.train import StepMetrics, TrainConfig
     from skillforge.train import train as run_train
@@ -98,10 +118,12 @@ def train(
         group_size=group_size, distill_weight=distill_weight, rho_clip=rho_clip,
         clip_eps=clip_eps, ppo_epochs=ppo_epochs, lr=lr, weight_decay=weight_decay,
         max_grad_norm=max_grad_norm, temperature=temperature, max_new_tokens=max_new_tokens,
+        max_turns=max_turns, episode_timeout=episode_timeout,
         micro_batch=micro_batch, lora=not full, lora_rank=lora_rank, lora_alpha=lora_alpha,
         lora_dropout=lora_dropout, lora_targets=list(lora_target or ["all-linear"]),
         skills=list(skills or []), learn_skills=learn_skills, skill_window=skill_window,
-        skill_max_chars=skill_max_chars, rollout=rollout, eval_every=eval_every,
+        skill_max_chars=skill_max_chars, skill_llm=skill_llm,
+        skill_llm_episodes=skill_llm_episodes, rollout=rollout, eval_every=eval_every,
         eval_tasks=eval_tasks, checkpoint_every=checkpoint_every, seed=seed, dtype=dtype,
         device=device, out=out, resume=resume)
 

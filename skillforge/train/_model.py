@@ -78,6 +78,24 @@ class Policy:
         text = tok.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False)
         return list(tok(text, add_special_tokens=False)["input_ids"])
 
+    @property
+    def native_tools(self) -> bool:
+        """Whether the tokenizer's chat template renders a ``tools`` list itself."""
+        template = getattr(self.tokenizer, "chat_template", None)
+        return isinstance(template, str) and "tools" in template
+
+    def encode_chat(self, messages: list[dict[str, Any]],
+                    tools: list[dict[str, Any]] | None = None) -> list[int]:
+        """Token ids of a conversation, ready for the assistant's next reply; ``tools``
+        (chat-completions tool entries) go to a chat template that renders them."""
+        tok = self.tokenizer
+        if tools is None or not self.native_tools:
+            return self.encode([{"role": m["role"], "content": str(m.get("content") or "")}
+                                for m in messages])
+        text = tok.apply_chat_template(messages, tools=tools, add_generation_prompt=True,
+                                       tokenize=False)
+        return list(tok(text, add_special_tokens=False)["input_ids"])
+
     def decode(self, ids: list[int]) -> str:
         """Text of a completion (special tokens dropped)."""
         return str(self.tokenizer.decode(ids, skip_special_tokens=True))
@@ -102,24 +120,40 @@ class Policy:
 
     def _sample_batch(self, prompts: list[list[int]], max_new: int, temperature: float,
                       greedy: bool, gen: torch.Generator | None) -> list[list[int]]:
-        n, width = len(prompts), max(len(p) for p in prompts)
-        ids = torch.full((n, width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((n, width), dtype=torch.long)
-        for r, p in enumerate(prompts):
+        """Prefill each distinct prompt once (a GRPO group repeats its task's prompt), share
+        its KV cache across the rows that repeat it, then decode all rows together."""
+        n = len(prompts)
+        distinct: dict[tuple[int, ...], int] = {}
+        rows = [distinct.setdefault(tuple(p), len(distinct)) for p in prompts]
+        firsts = [list(k) for k in distinct]
+        width = max(len(p) for p in firsts)
+        ids = torch.full((len(firsts), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(firsts), width), dtype=torch.long)
+        for r, p in enumerate(firsts):
             ids[r, width - len(p):] = torch.tensor(p)
             mask[r, width - len(p):] = 1
         ids, mask = ids.to(self.device), mask.to(self.device)
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        res = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True)
+        past = res.past_key_values
+        logits = res.logits[:, -1, :].float()
+        if len(firsts) < n:  # expand the shared prefixes to every row
+            index = torch.tensor(rows, device=self.device)
+            past.reorder_cache(index)
+            logits, mask, pos = logits[index], mask[index], pos[index]
         eos = torch.tensor(sorted(self.eos_ids) or [-1], device=self.device)
         done = torch.zeros(n, dtype=torch.bool, device=self.device)
         outs: list[torch.Tensor] = []
-        past = None
-        step_ids, step_pos = ids, pos
-        for _ in range(max_new):
-            res = self.model(input_ids=step_ids, attention_mask=mask, position_ids=step_pos,
-                             past_key_values=past, use_cache=True)
-            past = res.past_key_values
-            logits = res.logits[:, -1, :].float()
+        step_pos = pos[:, -1:]
+        for i in range(max_new):
+            if i:
+                step_pos = step_pos + 1
+                mask = torch.cat([mask, torch.ones((n, 1), dtype=mask.dtype,
+                                                   device=self.device)], dim=-1)
+                res = self.model(input_ids=outs[-1].unsqueeze(-1), attention_mask=mask,
+                                 position_ids=step_pos, past_key_values=past, use_cache=True)
+                past = res.past_key_values
+                logits = res.logits[:, -1, :].float()
             if greedy:
                 nxt = logits.argmax(-1)
             else:
@@ -131,10 +165,6 @@ class Policy:
             done = done | torch.isin(nxt, eos)
             if bool(done.all()):
                 break
-            step_ids = nxt.unsqueeze(-1)
-            step_pos = step_pos[:, -1:] + 1
-            mask = torch.cat([mask, torch.ones((n, 1), dtype=mask.dtype, device=self.device)],
-                             dim=-1)
         gen_ids = torch.stack(outs, dim=1).tolist() if outs else [[] for _ in range(n)]
         result = []
         eos_set = self.eos_ids

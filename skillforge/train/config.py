@@ -37,6 +37,8 @@ class TrainConfig(BaseModel):
     max_grad_norm: float = Field(default=1.0, gt=0.0)
     temperature: float = Field(default=1.0, gt=0.0)
     max_new_tokens: int = Field(default=256, ge=1)
+    max_turns: int = Field(default=8, ge=1)
+    episode_timeout: float = Field(default=1800.0, gt=0)
     micro_batch: int = Field(default=16, ge=1)
     lora: bool = True
     lora_rank: int = Field(default=16, ge=1)
@@ -47,6 +49,8 @@ class TrainConfig(BaseModel):
     learn_skills: bool = True
     skill_window: int = Field(default=64, ge=1)
     skill_max_chars: int = Field(default=1500, ge=100)
+    skill_llm: str | None = None
+    skill_llm_episodes: int = Field(default=4, ge=0)
     rollout: Literal["auto", "generate", "vllm"] = "auto"
     eval_every: int = Field(default=0, ge=0)
     eval_tasks: int | None = Field(default=None, ge=1)

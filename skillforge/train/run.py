@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from skillforge.settings import Settings
 from skillforge.train._deps import require_train_extra
+from skillforge.train.agentic import EpisodeSuite
 from skillforge.train.config import TrainConfig
 from skillforge.train.record import StepMetrics, TrainResult
 from skillforge.train.suites import TrainSuite
@@ -13,11 +14,13 @@ from skillforge.train.suites import TrainSuite
 __all__ = ["train"]
 
 
-def train(config: TrainConfig, settings: Settings, *, suite: TrainSuite | None = None,
+def train(config: TrainConfig, settings: Settings, *,
+          suite: TrainSuite | EpisodeSuite | None = None,
           on_step: Callable[[StepMetrics], None] | None = None) -> TrainResult:
     """Run Skill-SD as ``config`` says; MissingExtra when torch/transformers/peft are absent.
 
-    ``suite`` overrides ``config.suite`` (a suite object built in code); ``on_step`` is called
+    ``suite`` overrides ``config.suite`` (a suite object built in code; a runners suite
+    wrapped in ``EpisodeSuite`` trains multi-turn); ``on_step`` is called
     with each step's metrics (the CLI prints them).
     """
     require_train_extra()

@@ -6,15 +6,19 @@ family (a sliding window) are summarized by the existing analyzers into a succes
 the mistakes to avoid, and a golden workflow. The offline miner (``skillforge.analyze.mine``)
 supplies workflow, rule and pitfall lessons for tool-using episodes; the episodes' own
 outcomes supply the golden run (the best successful one) and the answers that failed.
+With an analyst (``--skill-llm``, ``skillforge.train._skill_llm``) the LLM success and
+failure analysts also read a few new episodes per family each step; their grounded lessons
+are kept per family (deduplicated, with support counts) and ranked into the summary.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field
@@ -24,9 +28,16 @@ from skillforge.analyze.vocab import kebab
 from skillforge.errors import UsageError
 from skillforge.traces.model import Outcome, Source, Step, Trajectory
 
-__all__ = ["Skill", "SkillBank", "episode_trajectory", "read_skill_text"]
+if TYPE_CHECKING:
+    from skillforge.analyze.model import Lesson
+    from skillforge.train._skill_llm import SkillAnalyst
+
+__all__ = ["Skill", "SkillBank", "SkillLesson", "episode_trajectory", "merge_lessons",
+           "read_skill_text"]
 
 MAX_LINES = 6
+MAX_LLM_LESSONS = 32   # LLM lessons kept per family
+LESSON_CHARS = 300     # an LLM lesson's text in the skill is cut to this
 
 
 def episode_trajectory(*, suite: str, task_id: str, family: str, instruction: str,
@@ -98,6 +109,51 @@ class Skill(BaseModel):
         return text if len(text) <= max_chars else text[: max_chars - 3].rstrip() + "..."
 
 
+class SkillLesson(BaseModel):
+    """A lesson of the LLM analysts as the bank keeps it: what it says and how often."""
+
+    polarity: Literal["success", "failure"]
+    kind: str = "rule"
+    text: str
+    support: int = 1
+    last: int = 0  # the bank's analysis round that last produced it
+
+    @property
+    def key(self) -> str:
+        """The normalized content that identifies the lesson."""
+        return _normalize(self.text)
+
+    def line(self) -> str:
+        """The lesson as a line of the skill text."""
+        text = self.text if len(self.text) <= LESSON_CHARS else \
+            self.text[: LESSON_CHARS - 3].rstrip() + "..."
+        return f"{text} ({self.support} run{'s' if self.support != 1 else ''})"
+
+
+def _normalize(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().lower().rstrip(" .!;:")
+
+
+def merge_lessons(kept: Sequence[SkillLesson], new: Iterable[Lesson], round_: int,
+                  limit: int = MAX_LLM_LESSONS) -> list[SkillLesson]:
+    """``kept`` plus ``new`` analyst lessons: the same (polarity, normalized content) adds to
+    the support; at most ``limit`` are kept, by support, then the most recently seen."""
+    out = {(k.polarity, k.key): k.model_copy() for k in kept}
+    for les in new:
+        text = re.sub(r"\s+", " ", les.content or les.title).strip()
+        if not text:
+            continue
+        cand = SkillLesson(polarity=les.polarity, kind=les.kind, text=text, last=round_)
+        have = out.get((cand.polarity, cand.key))
+        if have is None:
+            out[(cand.polarity, cand.key)] = cand
+        else:
+            have.support += 1
+            have.last = round_
+    ranked = sorted(out.values(), key=lambda k: (-k.support, -k.last))
+    return ranked[:limit]
+
+
 def _golden(best: Trajectory) -> list[str]:
     lines = []
     for s in best.steps:
@@ -117,8 +173,13 @@ def _final(t: Trajectory) -> str:
 
 
 def summarize(family: str, runs: list[Trajectory], seed: Skill | None = None,
-              miner: MinerSettings | None = None) -> Skill:
-    """The skill of ``family`` from its recent ``runs`` (on top of ``seed``'s package text)."""
+              miner: MinerSettings | None = None,
+              lessons: Sequence[SkillLesson] = ()) -> Skill:
+    """The skill of ``family`` from its recent ``runs`` (on top of ``seed``'s package text).
+
+    ``lessons`` (the LLM analysts', kept by the bank) join the miner's: success lessons under
+    "What worked", failure lessons under "Mistakes to avoid", ranked with them by support.
+    """
     sk = Skill(family=family, seed=seed.seed if seed else "", source=seed.source if seed else "",
                runs=len(runs), succeeded=sum(bool(t.outcome.success) for t in runs))
     wins = [t for t in runs if t.outcome.success]
@@ -131,35 +192,52 @@ def summarize(family: str, runs: list[Trajectory], seed: Skill | None = None,
                   for a in [_final(t)] if a and a not in good_answers)
     sk.mistakes = [f"answered `{a[:120]}` and failed ({n} run{'s' if n != 1 else ''})"
                    for a, n in bad.most_common(3)]
+    worked: list[tuple[int, str]] = []
+    avoid: list[tuple[int, str]] = []
     for les in mine(runs, settings=miner or MinerSettings(min_support=2)):
         line = f"{les.content} ({les.support} runs)"
         if les.kind == "workflow":
             sk.golden.insert(0, line)
         elif les.polarity == "success":
-            sk.successes.append(line)
+            worked.append((les.support, line))
         else:
-            sk.mistakes.insert(0, line)
+            avoid.insert(0, (les.support, line))
+    for k in lessons:
+        (worked if k.polarity == "success" else avoid).append((k.support, k.line()))
+    sk.successes = [line for _, line in sorted(worked, key=lambda it: -it[0])]
+    sk.mistakes = [line for _, line in sorted(avoid, key=lambda it: -it[0])] + sk.mistakes
     if runs:
         sk.successes.append(f"{sk.succeeded} of {sk.runs} recent runs succeeded")
     return sk
 
 
 class SkillBank:
-    """Skills per task family, with the recent episodes each summary rests on."""
+    """Skills per task family, with the recent episodes each summary rests on.
 
-    def __init__(self, window: int = 64, max_chars: int = 1500):
+    ``analyst`` (optional, not saved with the bank) runs the LLM analysts on new episodes;
+    the lessons they return are kept in ``lessons`` (saved).
+    """
+
+    def __init__(self, window: int = 64, max_chars: int = 1500,
+                 analyst: SkillAnalyst | None = None):
         self.window = window
         self.max_chars = max_chars
+        self.analyst = analyst
         self.seeds: dict[str, Skill] = {}
         self.skills: dict[str, Skill] = {}
         self.episodes: dict[str, deque[Trajectory]] = {}
+        self.lessons: dict[str, list[SkillLesson]] = {}
+        self.rounds = 0  # analysis rounds so far (orders the LLM lessons by recency)
+
+    def _summarize(self, family: str) -> Skill:
+        return summarize(family, list(self.episodes.get(family, ())), self.seeds.get(family),
+                         lessons=self.lessons.get(family, ()))
 
     # seeding ---------------------------------------------------------------------------
     def seed(self, family: str, text: str, source: str = "") -> None:
         """Start ``family``'s skill from ``text`` (a distilled skill)."""
         self.seeds[family] = Skill(family=family, seed=text.strip(), source=source)
-        self.skills[family] = summarize(family, list(self.episodes.get(family, ())),
-                                        self.seeds[family])
+        self.skills[family] = self._summarize(family)
 
     def seed_from_folders(self, folders: Iterable[Path], families: Iterable[str]) -> list[str]:
         """Seed from skill packages: a folder holding SKILL.md, or a library of such folders.
@@ -194,20 +272,28 @@ class SkillBank:
 
     # on-policy summaries ---------------------------------------------------------------
     def observe(self, trajectories: Iterable[Trajectory], *, refresh: bool = True) -> list[str]:
-        """Add completed episodes (``meta['family']`` names the family); re-summarize the
-        families they belong to when ``refresh``. Returns the families touched."""
-        touched: list[str] = []
+        """Add completed episodes (``meta['family']``, or a runner episode's
+        ``meta['runner']['family']``, names the family); with an analyst, send a few of each
+        family's new episodes to the LLM analysts and keep their lessons; re-summarize the
+        families touched when ``refresh``. Returns the families touched."""
+        new: dict[str, list[Trajectory]] = {}
         for t in trajectories:
-            fam = str(t.meta.get("family") or "")
+            fam = str(t.meta.get("family") or (t.meta.get("runner") or {}).get("family") or "")
             if not fam:
                 continue
             self.episodes.setdefault(fam, deque(maxlen=self.window)).append(t)
-            if fam not in touched:
-                touched.append(fam)
+            new.setdefault(fam, []).append(t)
+        if self.analyst is not None and new:
+            got = self.analyst.analyze(new)
+            if got:
+                self.rounds += 1
+                for fam, found in got.items():
+                    self.lessons[fam] = merge_lessons(self.lessons.get(fam, []), found,
+                                                      self.rounds)
         if refresh:
-            for fam in touched:
-                self.skills[fam] = summarize(fam, list(self.episodes[fam]), self.seeds.get(fam))
-        return touched
+            for fam in new:
+                self.skills[fam] = self._summarize(fam)
+        return list(new)
 
     def text_for(self, family: str) -> str | None:
         """The skill text of ``family``; None when the bank has nothing for it."""
@@ -218,12 +304,15 @@ class SkillBank:
 
     # persistence -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (seeds, skills, the episode windows)."""
+        """JSON-ready form (seeds, skills, the episode windows, the LLM analysts' lessons)."""
         return {"window": self.window, "max_chars": self.max_chars,
                 "seeds": {k: v.model_dump() for k, v in self.seeds.items()},
                 "skills": {k: v.model_dump() for k, v in self.skills.items()},
                 "episodes": {k: [t.model_dump(mode="json") for t in v]
-                             for k, v in self.episodes.items()}}
+                             for k, v in self.episodes.items()},
+                "lessons": {k: [les.model_dump() for les in v]
+                            for k, v in self.lessons.items()},
+                "rounds": self.rounds}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SkillBank:
@@ -234,4 +323,7 @@ class SkillBank:
         bank.episodes = {k: deque((Trajectory.model_validate(t) for t in v),
                                   maxlen=bank.window)
                          for k, v in data.get("episodes", {}).items()}
+        bank.lessons = {k: [SkillLesson.model_validate(les) for les in v]
+                        for k, v in data.get("lessons", {}).items()}
+        bank.rounds = int(data.get("rounds", 0))
         return bank

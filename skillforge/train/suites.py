@@ -1,4 +1,5 @@
-"""What training plays: a suite of single-turn tasks, each scored from one completion.
+"""What training plays: a suite of single-turn tasks, each scored from one completion (or,
+through ``skillforge.train.agentic``, any multi-turn suite of the runners).
 
 A ``TrainSuite`` lists ``TrainTask`` objects (each in a task family: the unit a skill is kept
 for), builds the prompt of a task with or without a skill (the student never sees the skill;
@@ -11,9 +12,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from skillforge.errors import UsageError
+
+if TYPE_CHECKING:
+    from skillforge.train.agentic import EpisodeSuite
 
 __all__ = ["Prompt", "Score", "TrainSuite", "TrainTask", "load_train_suite", "register_suite",
            "suite_names"]
@@ -78,9 +82,11 @@ def register_suite(name: str, factory: Callable[[], TrainSuite]) -> None:
 
 
 def suite_names() -> list[str]:
-    """Names of the registered suites."""
+    """Names of the registered suites and of the runners' suites (multi-turn)."""
+    from skillforge.runners.discovery import list_suites
+
     _builtins()
-    return sorted(_REGISTRY)
+    return sorted(set(_REGISTRY) | {i.name for i in list_suites()})
 
 
 def _builtins() -> None:
@@ -90,10 +96,19 @@ def _builtins() -> None:
         register_suite("codes", CodeSuite)
 
 
-def load_train_suite(name: str) -> TrainSuite:
-    """The registered suite called ``name``."""
+def load_train_suite(name: str) -> TrainSuite | EpisodeSuite:
+    """The registered suite called ``name``; else the runners' suite of that name (or
+    folder), played multi-turn (``skillforge.train.agentic``)."""
+    from skillforge.runners.discovery import load_suite
+    from skillforge.train.agentic import EpisodeSuite
+
     _builtins()
-    if name not in _REGISTRY:
+    if name in _REGISTRY:
+        return _REGISTRY[name]()
+    try:
+        return EpisodeSuite(load_suite(name))
+    except UsageError as exc:
         raise UsageError(f"unknown training suite {name!r}",
-                         hint="known: " + ", ".join(sorted(_REGISTRY)))
-    return _REGISTRY[name]()
+                         hint="known: " + ", ".join(suite_names())
+                         + " (single-turn suites are registered in code; any suite "
+                           "`skillforge run` plays is trained on multi-turn)") from exc

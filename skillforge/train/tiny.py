@@ -12,9 +12,10 @@ from pathlib import Path
 from skillforge.train._deps import require_train_extra
 from skillforge.train.synthetic import CodeSuite
 
-__all__ = ["build_char_tokenizer", "build_tiny_model", "warm_up_skill_reader"]
+__all__ = ["PRINTABLE", "build_char_tokenizer", "build_tiny_model", "warm_up_skill_reader"]
 
 SPECIALS = ("<pad>", "<eos>", "<unk>")
+PRINTABLE = "".join(chr(c) for c in range(32, 127)) + "\n\t"
 
 
 def build_char_tokenizer(chars: str):  # noqa: ANN201 (a transformers tokenizer)
@@ -33,19 +34,23 @@ def build_char_tokenizer(chars: str):  # noqa: ANN201 (a transformers tokenizer)
                                    unk_token="<unk>")
 
 
-def build_tiny_model(path: Path, suite: CodeSuite, *, hidden: int = 64, layers: int = 2,
-                     heads: int = 4, seed: int = 0) -> Path:
-    """Write a randomly initialized Llama-style model and its tokenizer to ``path``."""
+def build_tiny_model(path: Path, suite: CodeSuite | str, *, hidden: int = 64, layers: int = 2,
+                     heads: int = 4, seed: int = 0, context: int = 64) -> Path:
+    """Write a randomly initialized Llama-style model and its tokenizer to ``path``.
+
+    ``suite``: the ``codes`` suite (its characters) or the characters themselves (e.g.
+    ``PRINTABLE`` for a multi-turn suite, whose prompts then need a ``context`` of thousands).
+    """
     torch, transformers, _ = require_train_extra()
     from skillforge.train._model import _quiet_transformers
 
     _quiet_transformers()
-    tok = build_char_tokenizer(suite.charset())
+    tok = build_char_tokenizer(suite if isinstance(suite, str) else suite.charset())
     torch.manual_seed(seed)
     cfg = transformers.LlamaConfig(
         vocab_size=len(tok), hidden_size=hidden, intermediate_size=hidden * 2,
         num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads,
-        max_position_embeddings=64, pad_token_id=tok.pad_token_id,
+        max_position_embeddings=context, pad_token_id=tok.pad_token_id,
         eos_token_id=tok.eos_token_id, bos_token_id=tok.eos_token_id, tie_word_embeddings=True)
     model = transformers.LlamaForCausalLM(cfg)
     path.mkdir(parents=True, exist_ok=True)

@@ -25,14 +25,18 @@ from skillforge.errors import UsageError
 from skillforge.settings import Settings
 from skillforge.store import RunRecord, connect, load_run, save_run
 from skillforge.traces.model import Trajectory
+from skillforge.traces.native import dump_line
 from skillforge.train._checkpoint import (
     find_checkpoint,
     load_checkpoint,
     read_meta,
     save_checkpoint,
 )
+from skillforge.train._episodes import play_episodes
 from skillforge.train._model import Policy, load_policy
 from skillforge.train._rollout import Sampler, pick_sampler
+from skillforge.train._skill_llm import skill_analyst
+from skillforge.train.agentic import EpisodeSuite
 from skillforge.train.config import TrainConfig
 from skillforge.train.loss import group_advantages, grpo_token_loss, skill_sd_token_loss
 from skillforge.train.record import StepMetrics, TrainResult, write_step, write_train_report
@@ -44,10 +48,12 @@ __all__ = ["SkillSDTrainer"]
 
 @dataclass
 class Sample:
-    """One sampled completion and what it is trained with."""
+    """One sampled completion (one turn of a multi-turn episode) and what it is trained
+    with; ``episode`` numbers the episode it belongs to (its reward is the episode's)."""
 
     task: TrainTask
     group: int
+    episode: int
     student: list[int]
     teacher: list[int] | None
     completion: list[int]
@@ -64,7 +70,8 @@ def _new_run_id() -> str:
 class SkillSDTrainer:
     """Skill-SD on a suite; ``run()`` trains and returns a ``TrainResult``."""
 
-    def __init__(self, cfg: TrainConfig, settings: Settings, *, suite: TrainSuite | None = None,
+    def __init__(self, cfg: TrainConfig, settings: Settings, *,
+                 suite: TrainSuite | EpisodeSuite | None = None,
                  on_step: Callable[[StepMetrics], None] | None = None):
         self.settings = settings
         self.on_step = on_step
@@ -87,24 +94,30 @@ class SkillSDTrainer:
         self.cfg = cfg
         self.out = Path(cfg.out or settings.home / "train" / self.run_id)
         self.suite = suite or load_train_suite(cfg.suite)
+        analyst = skill_analyst(cfg.skill_llm, settings, episodes=cfg.skill_llm_episodes)
         torch.manual_seed(cfg.seed)
         if not torch.cuda.is_available():
             torch.use_deterministic_algorithms(True, warn_only=True)
         self.policy: Policy = load_policy(cfg)
         self.optimizer = torch.optim.AdamW(self.policy.trainable_parameters(), lr=cfg.lr,
                                            weight_decay=cfg.weight_decay)
-        self.bank = SkillBank(window=cfg.skill_window, max_chars=cfg.skill_max_chars)
+        self.bank = SkillBank(window=cfg.skill_window, max_chars=cfg.skill_max_chars,
+                              analyst=analyst)
         self.train_tasks = self.suite.tasks("train")
         self.eval_tasks = self.suite.tasks("eval")[: cfg.eval_tasks or None]
         if not self.train_tasks:
             raise UsageError(f"suite {self.suite.name!r} has no training tasks")
         if ckpt is not None:
             self.start_step, self.bank = load_checkpoint(ckpt, self.policy, self.optimizer)
+            self.bank.analyst = analyst
             self.resumed_from = self.start_step
         elif cfg.skills:
             self.bank.seed_from_folders(cfg.skills, self.suite.families())
         self.sampler: Sampler = pick_sampler(cfg, settings, self.policy, self.out)
         self.notes: list[str] = list(self.sampler.notes)
+        if analyst is not None:
+            analyst.notes = self.notes  # its failure note shows in the report
+        self.episodes: list[Trajectory] = []
 
     def _resume_dir(self, ref: str) -> Path:
         p = Path(ref).expanduser()
@@ -127,12 +140,17 @@ class SkillSDTrainer:
         skill = self.bank.text_for(task.family)
         if skill is None:
             return None
-        plain, with_skill = self.suite.prompt(task, None), self.suite.prompt(task, skill)
+        suite = self.suite
+        assert isinstance(suite, TrainSuite)
+        plain, with_skill = suite.prompt(task, None), suite.prompt(task, skill)
         return None if with_skill == plain else self.policy.encode(with_skill)
 
     def rollout(self, step: int, tasks: list[TrainTask], group: int, *,
                 greedy: bool = False) -> list[Sample]:
-        """Sample ``group`` completions per task under the plain prompt, and score them."""
+        """Sample ``group`` completions per task under the plain prompt, and score them
+        (multi-turn suites: ``group`` episodes per task, one sample per turn)."""
+        if isinstance(self.suite, EpisodeSuite):
+            return self._rollout_episodes(step, tasks, group, greedy=greedy)
         prompts, owners = [], []
         for gi, task in enumerate(tasks):
             ids = self.policy.encode(self.suite.prompt(task, None))
@@ -144,7 +162,7 @@ class SkillSDTrainer:
                                     temperature=self.cfg.temperature, greedy=greedy,
                                     generator=gen)
         teachers: dict[str, list[int] | None] = {}
-        out = []
+        out: list[Sample] = []
         for (gi, task), prompt, (comp, blp) in zip(owners, prompts, drawn, strict=True):
             text = self.policy.decode(comp)
             score = self.suite.score(task, text)
@@ -155,7 +173,30 @@ class SkillSDTrainer:
                 instruction=task.instruction, completion=text, reward=score.reward,
                 success=score.success, detail=score.detail, model=str(self.cfg.model),
                 step=step)
-            out.append(Sample(task, gi, prompt, teachers[task.id], comp, blp, text, score, traj))
+            out.append(Sample(task, gi, len(out), prompt, teachers[task.id], comp, blp, text,
+                              score, traj))
+            self.episodes.append(traj)
+        return out
+
+    def _rollout_episodes(self, step: int, tasks: list[TrainTask], group: int, *,
+                          greedy: bool) -> list[Sample]:
+        assert isinstance(self.suite, EpisodeSuite)
+        owners = [(gi, task) for gi, task in enumerate(tasks) for _ in range(group)]
+        gen = torch.Generator().manual_seed(self.cfg.seed * 7_919 + step)
+        played = play_episodes(self.suite, owners, policy=self.policy, sampler=self.sampler,
+                               cfg=self.cfg, step=step, greedy=greedy, generator=gen,
+                               run_id=self.run_id)
+        skills = {t.family: self.bank.text_for(t.family) for t in tasks}
+        out = []
+        for ei, p in enumerate(played):
+            skill = skills[p.task.family]
+            for turn in p.agent.turns:
+                teacher = None if skill is None else self.policy.encode_chat(
+                    p.agent.teacher_messages(turn, skill), p.agent.tool_specs())
+                out.append(Sample(p.task, p.group, ei, turn.prompt, teacher, turn.completion,
+                                  turn.behaviour, self.policy.decode(turn.completion),
+                                  p.score, p.result.trajectory))
+            self.episodes.append(p.result.trajectory)
         return out
 
     def _logprobs(self, prompts: list[list[int]], comps: list[list[int]]) -> list[torch.Tensor]:
@@ -182,9 +223,12 @@ class SkillSDTrainer:
             got = self._logprobs([samples[i].teacher or [] for i in with_t],
                                  [comps[i] for i in with_t])
             teacher = dict(zip(with_t, got, strict=True))
-        rewards = torch.tensor([s.score.reward for s in samples], dtype=torch.float32)
-        groups = torch.tensor([s.group for s in samples])
-        adv = group_advantages(rewards, groups)
+        episodes = sorted({s.episode: s for s in samples}.items())  # one reward per episode
+        rewards = torch.tensor([s.score.reward for _, s in episodes], dtype=torch.float32)
+        groups = torch.tensor([s.group for _, s in episodes])
+        by_episode = dict(zip((e for e, _ in episodes),
+                              group_advantages(rewards, groups).tolist(), strict=True))
+        adv = torch.tensor([by_episode[s.episode] for s in samples], dtype=torch.float32)
         n_tok = sum(len(c) for c in comps)
         n_tok_t = sum(len(comps[i]) for i in with_t)
         stats = {"grpo": 0.0, "distill": 0.0, "kl": 0.0, "kl_behaviour": 0.0, "tokens": 0}
@@ -244,6 +288,8 @@ class SkillSDTrainer:
         if not self.eval_tasks:
             return {}
         self.sampler.sync(step)
+        if isinstance(self.suite, EpisodeSuite):
+            return self._evaluate_episodes(step)
         res: dict[str, float] = {}
         plain = [self.policy.encode(self.suite.prompt(t, None)) for t in self.eval_tasks]
         got = self.sampler.sample(plain, max_new_tokens=self.cfg.max_new_tokens,
@@ -263,6 +309,20 @@ class SkillSDTrainer:
             res["teacher"] = sum(self.suite.score(t, self.policy.decode(c)).success
                                  for (t, _), (c, _) in zip(skilled, got, strict=True)
                                  ) / len(skilled)
+        return res
+
+    def _evaluate_episodes(self, step: int) -> dict[str, float]:
+        assert isinstance(self.suite, EpisodeSuite)
+        owners = [(i, t) for i, t in enumerate(self.eval_tasks)]
+        common = {"policy": self.policy, "sampler": self.sampler, "cfg": self.cfg,
+                  "step": step, "greedy": True, "generator": None, "run_id": self.run_id}
+        plain = play_episodes(self.suite, owners, **common)  # type: ignore[arg-type]
+        res = {"student": sum(p.score.success for p in plain) / len(plain)}
+        skilled = [(i, t) for i, t in owners if self.bank.text_for(t.family) is not None]
+        if skilled:
+            got = play_episodes(self.suite, skilled, skill_for=lambda t: self.bank.text_for(
+                t.family), **common)  # type: ignore[arg-type]
+            res["teacher"] = sum(p.score.success for p in got) / len(got)
         return res
 
     # the run ---------------------------------------------------------------------------
@@ -337,17 +397,24 @@ class SkillSDTrainer:
         t0 = time.perf_counter()
         torch.manual_seed(cfg.seed * 1_000_003 + step)
         self.sampler.sync(step)
+        self.episodes = []
         samples = self.rollout(step, self._tasks_for(step), cfg.group_size)
-        st = self.update(samples)
+        episodes = self.episodes
+        st = self.update(samples) if samples else {
+            "grpo": 0.0, "distill": 0.0, "kl": 0.0, "kl_behaviour": 0.0, "tokens": 0,
+            "coverage": 0.0, "gen_tokens": 0}
         if cfg.learn_skills:
-            self.bank.observe(s.trajectory for s in samples)
+            self.bank.observe(episodes)
+        with (self.out / "episodes.jsonl").open("a", encoding="utf-8") as fh:
+            fh.writelines(dump_line(t) + "\n" for t in episodes)
         seconds = time.perf_counter() - t0
         acc = None
         if cfg.eval_every and (step + 1) % cfg.eval_every == 0:
             acc = self.evaluate(step + 1).get("student")
         m = StepMetrics(
-            step=step + 1, reward=sum(s.score.reward for s in samples) / len(samples),
-            success_rate=sum(s.score.success for s in samples) / len(samples),
+            step=step + 1,
+            reward=sum(t.outcome.reward or 0.0 for t in episodes) / max(len(episodes), 1),
+            success_rate=sum(bool(t.outcome.success) for t in episodes) / max(len(episodes), 1),
             grpo_loss=st["grpo"], distill_loss=st["distill"], kl=st["kl"],
             kl_behaviour=st["kl_behaviour"], skill_coverage=st["coverage"],
             grad_norm=st.get("grad_norm", 0.0), tokens=int(st["tokens"]),
