@@ -21,7 +21,9 @@ def train(
                         "played multi-turn with tool calls.")] = "codes",
     skills: Annotated[list[Path] | None, typer.Option(
         "--skills", help="Skill package folder or library seeding the skill bank (repeatable); "
-                         "a package seeds the task family it is named after.")] = None,
+                         "a package seeds the task family it is named after; on a runner "
+                         "suite, one named after a tool (a distilled capability such as "
+                         "move-file) joins the families whose episodes call it.")] = None,
     steps: Annotated[int, typer.Option("--steps", help="Optimizer steps in all.")] = 50,
     tasks_per_step: Annotated[int, typer.Option(
         "--tasks-per-step", help="Tasks sampled per step.")] = 8,

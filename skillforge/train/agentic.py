@@ -25,8 +25,10 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from skillforge.runners.llm_agent import SYSTEM_PROMPT
@@ -302,6 +304,22 @@ class EpisodeSuite:
     def families(self) -> list[str]:
         """The task families of the train split, sorted."""
         return sorted({t.family for t in self.tasks("train")})
+
+    def tool_names(self) -> list[str]:
+        """The tools the suite's environments offer (one task of each family is opened in a
+        scratch folder to ask), sorted."""
+        names: set[str] = set()
+        firsts: dict[str, Task] = {}
+        for t in self.suite.tasks():
+            firsts.setdefault(t.family, t)
+        for task in firsts.values():
+            with tempfile.TemporaryDirectory(prefix="skillforge-tools-") as tmp:
+                env = self.suite.open(task, Path(tmp), 0)
+                try:
+                    names.update(spec.name for spec in env.tools())
+                finally:
+                    env.close()
+        return sorted(names)
 
     def runner_task(self, task: TrainTask) -> Task:
         """The suite's own task behind ``task``."""

@@ -88,11 +88,13 @@ class Skill(BaseModel):
     golden: list[str] = Field(default_factory=list)
     successes: list[str] = Field(default_factory=list)
     mistakes: list[str] = Field(default_factory=list)
+    attached: list[str] = Field(default_factory=list)
 
     @property
     def empty(self) -> bool:
         """True when the skill says nothing yet."""
-        return not (self.seed or self.golden or self.successes or self.mistakes)
+        return not (self.seed or self.golden or self.successes or self.mistakes
+                    or self.attached)
 
     def text(self, max_chars: int = 1500) -> str:
         """The skill as the teacher reads it, cut to ``max_chars``."""
@@ -101,6 +103,7 @@ class Skill(BaseModel):
                     if self.runs else "")]
         if self.seed:
             parts.append(self.seed)
+        parts += self.attached
         for title, lines in (("Golden workflow", self.golden), ("What worked", self.successes),
                              ("Mistakes to avoid", self.mistakes)):
             if lines:
@@ -128,6 +131,13 @@ class SkillLesson(BaseModel):
         text = self.text if len(self.text) <= LESSON_CHARS else \
             self.text[: LESSON_CHARS - 3].rstrip() + "..."
         return f"{text} ({self.support} run{'s' if self.support != 1 else ''})"
+
+
+def _names_hint(by_name: dict[str, str], by_tool: dict[str, str]) -> str:
+    hint = "name the package after a family: " + ", ".join(sorted(by_name))
+    if by_tool:
+        hint += "; or after a tool: " + ", ".join(sorted(by_tool))
+    return hint
 
 
 def _normalize(text: str) -> str:
@@ -174,14 +184,22 @@ def _final(t: Trajectory) -> str:
 
 def summarize(family: str, runs: list[Trajectory], seed: Skill | None = None,
               miner: MinerSettings | None = None,
-              lessons: Sequence[SkillLesson] = ()) -> Skill:
+              lessons: Sequence[SkillLesson] = (),
+              tool_skills: dict[str, ToolSkill] | None = None) -> Skill:
     """The skill of ``family`` from its recent ``runs`` (on top of ``seed``'s package text).
 
     ``lessons`` (the LLM analysts', kept by the bank) join the miner's: success lessons under
     "What worked", failure lessons under "Mistakes to avoid", ranked with them by support.
+    ``tool_skills`` (skill packages named after a tool) are attached when the runs call
+    their tool, the most called first.
     """
     sk = Skill(family=family, seed=seed.seed if seed else "", source=seed.source if seed else "",
                runs=len(runs), succeeded=sum(bool(t.outcome.success) for t in runs))
+    if tool_skills:
+        calls = Counter(s.tool_name for t in runs for s in t.steps
+                        if s.kind == "tool_call" and s.tool_name in tool_skills)
+        sk.attached = [tool_skills[name].text()
+                       for name, _ in sorted(calls.items(), key=lambda it: (-it[1], it[0]))]
     wins = [t for t in runs if t.outcome.success]
     if wins:
         best = max(enumerate(wins), key=lambda it: (it[1].outcome.reward or 0.0,
@@ -211,6 +229,40 @@ def summarize(family: str, runs: list[Trajectory], seed: Skill | None = None,
     return sk
 
 
+_MARK = re.compile(r"\s*\[S\d+ · [^\]]*\]\s*$")
+
+
+def compact(body: str) -> str:
+    """A skill body as the teacher reads it: its section titles and list items (statement
+    markers such as ``[S3 · 12 runs]`` dropped); a body without lists stays whole."""
+    lines = body.splitlines()
+    items = [ln for ln in lines if re.match(r"\s*(?:[-*]|\d+\.)\s", ln)]
+    if not items:
+        return body.strip()
+    keep = [ln for ln in lines if ln in items or ln.startswith("## ")]
+    out: list[str] = []
+    for ln in keep:  # drop titles whose section kept nothing
+        if ln.startswith("## ") and out and out[-1].startswith("## "):
+            out.pop()
+        out.append(_MARK.sub("", ln).rstrip())
+    if out and out[-1].startswith("## "):
+        out.pop()
+    return "\n".join(out)
+
+
+class ToolSkill(BaseModel):
+    """A skill package about one tool (a distilled capability), for families that call it."""
+
+    tool: str
+    name: str
+    body: str
+    source: str = ""
+
+    def text(self) -> str:
+        """The package as it is attached to a family's skill."""
+        return f"Skill {self.name} (when calling {self.tool}):\n{self.body}"
+
+
 class SkillBank:
     """Skills per task family, with the recent episodes each summary rests on.
 
@@ -227,11 +279,13 @@ class SkillBank:
         self.skills: dict[str, Skill] = {}
         self.episodes: dict[str, deque[Trajectory]] = {}
         self.lessons: dict[str, list[SkillLesson]] = {}
+        self.tool_skills: dict[str, ToolSkill] = {}
+        self.skipped: list[str] = []  # library packages that matched no family or tool
         self.rounds = 0  # analysis rounds so far (orders the LLM lessons by recency)
 
     def _summarize(self, family: str) -> Skill:
         return summarize(family, list(self.episodes.get(family, ())), self.seeds.get(family),
-                         lessons=self.lessons.get(family, ()))
+                         lessons=self.lessons.get(family, ()), tool_skills=self.tool_skills)
 
     # seeding ---------------------------------------------------------------------------
     def seed(self, family: str, text: str, source: str = "") -> None:
@@ -239,35 +293,57 @@ class SkillBank:
         self.seeds[family] = Skill(family=family, seed=text.strip(), source=source)
         self.skills[family] = self._summarize(family)
 
-    def seed_from_folders(self, folders: Iterable[Path], families: Iterable[str]) -> list[str]:
+    def seed_from_folders(self, folders: Iterable[Path], families: Iterable[str],
+                          tools: Iterable[str] = ()) -> list[str]:
         """Seed from skill packages: a folder holding SKILL.md, or a library of such folders.
 
-        A package seeds the family whose kebab-case name equals the package's name; a
-        package named after no family is an error (so a typo does not train on nothing).
-        Returns the families seeded.
+        A package named after a family (kebab case) seeds that family. One named after a
+        tool of the suite (a distilled capability such as ``move-file`` for ``move_file``)
+        is attached to the families whose episodes call the tool. A package given by its
+        own folder that matches neither is an error (so a typo does not train on nothing);
+        in a library it is skipped and listed in ``skipped``, unless nothing in the library
+        matches. Returns the families seeded.
         """
         by_name = {kebab(f): f for f in families}
-        seeded = []
+        by_tool = {kebab(t): t for t in tools}
+        seeded: list[str] = []
         for folder in folders:
             if (folder / "SKILL.md").exists():
-                packs = [folder]
+                packs, library = [folder], False
             elif folder.is_dir():
                 packs = sorted(p for p in folder.iterdir() if (p / "SKILL.md").exists())
+                library = True
             else:
-                packs = []
+                packs, library = [], False
             if not packs:
                 raise UsageError("no skill package here (no SKILL.md)", where=str(folder),
                                  hint="give a skill folder or a library of skill folders")
+            used = 0
             for pack in packs:
                 name, body = read_skill_text(pack)
-                fam = by_name.get(kebab(name)) or by_name.get(kebab(pack.name))
-                if fam is None:
+                keys = (kebab(name), kebab(pack.name))
+                fam = next((by_name[k] for k in keys if k in by_name), None)
+                tool = next((by_tool[k] for k in keys if k in by_tool), None)
+                if fam is not None:
+                    self.seed(fam, compact(body), source=str(pack))
+                    seeded.append(fam)
+                elif tool is not None:
+                    self.tool_skills[tool] = ToolSkill(tool=tool, name=name, body=compact(body),
+                                                       source=str(pack))
+                elif library:
+                    self.skipped.append(f"{pack.name} (matches no family or tool)")
+                    continue
+                else:
                     raise UsageError(
-                        f"skill {name!r} matches no task family of the suite",
-                        where=str(pack), hint="name the package after a family: "
-                        + ", ".join(sorted(by_name)))
-                self.seed(fam, body, source=str(pack))
-                seeded.append(fam)
+                        f"skill {name!r} matches no task family or tool of the suite",
+                        where=str(pack), hint=_names_hint(by_name, by_tool))
+                used += 1
+            if not used:
+                raise UsageError("no skill in this library matches a task family or tool of "
+                                 "the suite", where=str(folder),
+                                 hint=_names_hint(by_name, by_tool))
+        for fam in self.episodes:  # tool skills reach families already seen
+            self.skills[fam] = self._summarize(fam)
         return seeded
 
     # on-policy summaries ---------------------------------------------------------------
@@ -312,6 +388,7 @@ class SkillBank:
                              for k, v in self.episodes.items()},
                 "lessons": {k: [les.model_dump() for les in v]
                             for k, v in self.lessons.items()},
+                "tool_skills": {k: v.model_dump() for k, v in self.tool_skills.items()},
                 "rounds": self.rounds}
 
     @classmethod
@@ -325,5 +402,7 @@ class SkillBank:
                          for k, v in data.get("episodes", {}).items()}
         bank.lessons = {k: [SkillLesson.model_validate(les) for les in v]
                         for k, v in data.get("lessons", {}).items()}
+        bank.tool_skills = {k: ToolSkill.model_validate(v)
+                            for k, v in data.get("tool_skills", {}).items()}
         bank.rounds = int(data.get("rounds", 0))
         return bank

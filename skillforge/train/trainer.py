@@ -112,9 +112,13 @@ class SkillSDTrainer:
             self.bank.analyst = analyst
             self.resumed_from = self.start_step
         elif cfg.skills:
-            self.bank.seed_from_folders(cfg.skills, self.suite.families())
+            tools = self.suite.tool_names() if isinstance(self.suite, EpisodeSuite) else []
+            self.bank.seed_from_folders(cfg.skills, self.suite.families(), tools)
         self.sampler: Sampler = pick_sampler(cfg, settings, self.policy, self.out)
         self.notes: list[str] = list(self.sampler.notes)
+        if self.bank.skipped:
+            self.notes.append("skill packages left out (they match no task family or tool "
+                              "of the suite): " + ", ".join(self.bank.skipped))
         if analyst is not None:
             analyst.notes = self.notes  # its failure note shows in the report
         self.episodes: list[Trajectory] = []

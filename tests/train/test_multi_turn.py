@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import train_fixtures  # fixtures shared by the train tests
+from conftest import REPO
 from helpers import cli
 
 from skillforge.errors import UsageError
@@ -251,7 +252,8 @@ def test_real_workspace_suite_with_a_context_too_small_ends_episodes_cleanly(
     assert len(eps) == 4 and all("gave up" in e["outcome"]["detail"] for e in eps)
     r = cli("train", str(model), "--suite", "workspace", "--steps", "1", "--tasks-per-step",
             "1", "--group-size", "2", "--max-new-tokens", "8", "--max-turns", "2",
-            "--lora-rank", "2", "--eval-tasks", "1", "--json")
+            "--lora-rank", "2", "--eval-tasks", "1", "--skills", str(REPO / "skills"),
+            "--json")
     assert r.code == 0, r.err
     data = json.loads(r.out)
     assert data["steps"] == 1 and len(data["metrics"]) == 1
@@ -293,3 +295,54 @@ def test_tools_go_through_a_chat_template_that_renders_them(vault_model):
     assert "- open_vault(code: string): Try a code on the vault." not in native_prompt
     assert "- open_vault(code: string): Try a code on the vault." in listed_prompt
     assert "TOOLS" not in listed_prompt
+
+
+def _workspace_runs():
+    from skillforge.traces.model import Trajectory
+
+    lines = (REPO / "traces" / "workspace" / "workspace.jsonl").read_text().splitlines()
+    return [Trajectory.model_validate_json(x.replace('{"schema":"skillforge/trajectory-v1",',
+                                                     "{", 1)) for x in lines]
+
+
+def test_distilled_capability_skills_attach_to_the_families_that_call_their_tool(tmp_path):
+    """The example library (skills/, distilled from the bundled traces) is named after
+    capabilities, not task families: each package joins the skill of the families whose
+    episodes call its tool, compacted to its sections and list items."""
+    from skillforge.train.skills import SkillBank
+
+    suite = load_train_suite("workspace")
+    assert isinstance(suite, EpisodeSuite)
+    tools = suite.tool_names()
+    assert {"move_file", "set_config", "submit_answer"} <= set(tools)
+    bank = SkillBank(max_chars=6000)
+    assert bank.seed_from_folders([REPO / "skills"], suite.families(), tools) == []
+    assert sorted(bank.tool_skills) == ["move_file", "replace_in_file", "set_config",
+                                        "submit_answer", "write_file"]
+    assert bank.text_for("file-sort") is None               # no episode seen yet
+    runs = _workspace_runs()
+    bank.observe(runs)
+    sort_text = bank.text_for("file-sort") or ""
+    assert "Skill move-file (when calling move_file):" in sort_text
+    assert "## Workflow\n1. Successful runs that called move_file first called list_dir" \
+        in sort_text
+    assert "[S1 ·" not in sort_text and "Each line ends with its statement id" not in sort_text
+    config_text = bank.text_for("config-edit") or ""
+    assert "Skill set-config" in config_text and "Skill move-file" not in config_text
+    # a stray package in a library is left out and listed; alone, it is an error
+    lib = tmp_path / "lib"
+    (lib / "weather").mkdir(parents=True)
+    (lib / "weather" / "SKILL.md").write_text("---\nname: weather\ndescription: x\n---\nrain\n")
+    (lib / "csv-report").mkdir()
+    (lib / "csv-report" / "SKILL.md").write_text(
+        "---\nname: csv-report\ndescription: x\n---\n- Keep the header row.\n")
+    bank = SkillBank()
+    assert bank.seed_from_folders([lib], suite.families(), tools) == ["csv-report"]
+    assert bank.skipped == ["weather (matches no family or tool)"]
+    assert (bank.text_for("csv-report") or "").endswith("- Keep the header row.")
+    with pytest.raises(UsageError, match="matches no task family or tool") as err:
+        SkillBank().seed_from_folders([lib / "weather"], suite.families(), tools)
+    assert "move-file" in (err.value.hint or "")
+    (lib / "csv-report" / "SKILL.md").unlink()
+    with pytest.raises(UsageError, match="no skill in this library matches"):
+        SkillBank().seed_from_folders([lib], suite.families(), tools)
