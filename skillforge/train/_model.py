@@ -118,6 +118,62 @@ class Policy:
             self.model.train(was_training)
         return out
 
+    def _prefill(self, prompts: list[list[int]]) -> tuple[torch.Tensor, Any, torch.Tensor,
+                                                           torch.Tensor]:
+        """Run ``prompts`` through the model: last-position logits, the KV cache, and the
+        left-padded attention mask and positions the decoding continues from.
+
+        Prompts of one length go through together with no padding; prompts of different
+        lengths are run length by length and their caches joined, left-padded (masked), so
+        no padded prompt is ever attended over: padded prefill needs an explicit attention
+        mask, which sends long prompts down a much slower attention path (measured on CPU).
+        Caches that are not plain per-layer key/value tensors are prefilled padded instead.
+        """
+        width = max(len(p) for p in prompts)
+        lengths = sorted({len(p) for p in prompts}, reverse=True)
+        mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for r, p in enumerate(prompts):
+            mask[r, width - len(p):] = 1
+        mask = mask.to(self.device)
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        if len(lengths) > 1:
+            joined = self._prefill_by_length(prompts, lengths, width)
+            if joined is not None:
+                return joined[0], joined[1], mask, pos
+        ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
+        for r, p in enumerate(prompts):
+            ids[r, width - len(p):] = torch.tensor(p)
+        res = self.model(input_ids=ids.to(self.device), attention_mask=mask, position_ids=pos,
+                         use_cache=True)
+        return res.logits[:, -1, :].float(), res.past_key_values, mask, pos
+
+    def _prefill_by_length(self, prompts: list[list[int]], lengths: list[int],
+                           width: int) -> tuple[torch.Tensor, Any] | None:
+        parts = []
+        for length in lengths:
+            rows = [r for r, p in enumerate(prompts) if len(p) == length]
+            ids = torch.tensor([prompts[r] for r in rows], device=self.device)
+            res = self.model(input_ids=ids, use_cache=True)
+            cache = res.past_key_values
+            layers = getattr(cache, "layers", None)
+            if not layers or any(type(x).__name__ != "DynamicLayer" for x in layers):
+                return None
+            parts.append((rows, length, res.logits[:, -1, :].float(), cache))
+        base = parts[0][3]
+        for li, layer in enumerate(base.layers):
+            keys, values = [], []
+            for _, length, _, cache in parts:
+                pad = (0, 0, width - length, 0)  # left-pad the sequence dimension
+                keys.append(torch.nn.functional.pad(cache.layers[li].keys, pad))
+                values.append(torch.nn.functional.pad(cache.layers[li].values, pad))
+            layer.keys, layer.values = torch.cat(keys), torch.cat(values)
+        order = [r for rows, _, _, _ in parts for r in rows]
+        back = torch.tensor(sorted(range(len(order)), key=order.__getitem__),
+                            device=self.device)  # joined row of each prompt
+        base.reorder_cache(back)
+        logits = torch.cat([lg for _, _, lg, _ in parts])[back]
+        return logits, base
+
     def _sample_batch(self, prompts: list[list[int]], max_new: int, temperature: float,
                       greedy: bool, gen: torch.Generator | None) -> list[list[int]]:
         """Prefill each distinct prompt once (a GRPO group repeats its task's prompt), share
@@ -126,31 +182,28 @@ class Policy:
         distinct: dict[tuple[int, ...], int] = {}
         rows = [distinct.setdefault(tuple(p), len(distinct)) for p in prompts]
         firsts = [list(k) for k in distinct]
-        width = max(len(p) for p in firsts)
-        ids = torch.full((len(firsts), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(firsts), width), dtype=torch.long)
-        for r, p in enumerate(firsts):
-            ids[r, width - len(p):] = torch.tensor(p)
-            mask[r, width - len(p):] = 1
-        ids, mask = ids.to(self.device), mask.to(self.device)
-        pos = (mask.cumsum(-1) - 1).clamp(min=0)
-        res = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True)
-        past = res.past_key_values
-        logits = res.logits[:, -1, :].float()
+        logits, past, mask, pos = self._prefill(firsts)
         if len(firsts) < n:  # expand the shared prefixes to every row
             index = torch.tensor(rows, device=self.device)
             past.reorder_cache(index)
             logits, mask, pos = logits[index], mask[index], pos[index]
         eos = torch.tensor(sorted(self.eos_ids) or [-1], device=self.device)
+        result: list[list[int]] = [[] for _ in range(n)]
+        live = list(range(n))  # the result row of each row still decoding
         done = torch.zeros(n, dtype=torch.bool, device=self.device)
-        outs: list[torch.Tensor] = []
         step_pos = pos[:, -1:]
+        nxt = torch.zeros(0)
         for i in range(max_new):
             if i:
+                if int(done.sum()) * 4 >= len(live):  # drop finished rows from the batch
+                    keep = (~done).nonzero().squeeze(-1)
+                    past.reorder_cache(keep)
+                    live = [live[k] for k in keep.tolist()]
+                    mask, step_pos, nxt, done = mask[keep], step_pos[keep], nxt[keep], done[keep]
                 step_pos = step_pos + 1
-                mask = torch.cat([mask, torch.ones((n, 1), dtype=mask.dtype,
+                mask = torch.cat([mask, torch.ones((len(live), 1), dtype=mask.dtype,
                                                    device=self.device)], dim=-1)
-                res = self.model(input_ids=outs[-1].unsqueeze(-1), attention_mask=mask,
+                res = self.model(input_ids=nxt.unsqueeze(-1), attention_mask=mask,
                                  position_ids=step_pos, past_key_values=past, use_cache=True)
                 past = res.past_key_values
                 logits = res.logits[:, -1, :].float()
@@ -160,21 +213,12 @@ class Policy:
                 probs = torch.softmax(logits / temperature, dim=-1)
                 nxt = torch.multinomial(probs.cpu(), 1, generator=gen).squeeze(-1).to(
                     self.device)
-            nxt = torch.where(done, torch.full_like(nxt, self.pad_id), nxt)
-            outs.append(nxt)
+            for row, tok, fin in zip(live, nxt.tolist(), done.tolist(), strict=True):
+                if not fin:
+                    result[row].append(tok)
             done = done | torch.isin(nxt, eos)
             if bool(done.all()):
                 break
-        gen_ids = torch.stack(outs, dim=1).tolist() if outs else [[] for _ in range(n)]
-        result = []
-        eos_set = self.eos_ids
-        for row in gen_ids:
-            cut = []
-            for t in row:
-                cut.append(t)
-                if t in eos_set:
-                    break
-            result.append(cut)
         return result
 
     # log-probs -------------------------------------------------------------------------
