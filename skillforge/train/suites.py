@@ -12,6 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skillforge.errors import UsageError
@@ -99,16 +100,16 @@ def _builtins() -> None:
 def load_train_suite(name: str) -> TrainSuite | EpisodeSuite:
     """The registered suite called ``name``; else the runners' suite of that name (or
     folder), played multi-turn (``skillforge.train.agentic``)."""
-    from skillforge.runners.discovery import load_suite
+    from skillforge.runners.discovery import list_suites, load_suite
     from skillforge.train.agentic import EpisodeSuite
 
     _builtins()
     if name in _REGISTRY:
         return _REGISTRY[name]()
-    try:
-        return EpisodeSuite(load_suite(name))
-    except UsageError as exc:
-        raise UsageError(f"unknown training suite {name!r}",
-                         hint="known: " + ", ".join(suite_names())
-                         + " (single-turn suites are registered in code; any suite "
-                           "`skillforge run` plays is trained on multi-turn)") from exc
+    if name in {i.name for i in list_suites()} or (Path(name).expanduser() / "suite.py").is_file():
+        return EpisodeSuite(load_suite(name))  # its own errors (a missing extra) stand
+    raise UsageError(f"unknown training suite {name!r}",
+                     hint="known: " + ", ".join(suite_names())
+                     + " (single-turn suites are registered in code; any suite "
+                       "`skillforge run` plays is trained on multi-turn, also given as a "
+                       "folder holding suite.py)")

