@@ -146,8 +146,10 @@ class TurnBatcher:
         self.live.add(episode)
 
     def leave(self, episode: int) -> None:
-        """``episode`` ended; draw if the others are all waiting."""
+        """``episode`` ended (a timed-out one may leave a request behind: it is dropped);
+        draw if the others are all waiting."""
         self.live.discard(episode)
+        self.waiting = [w for w in self.waiting if w[0] != episode]
         self._maybe_draw()
 
     def for_episode(self, episode: int) -> Generate:

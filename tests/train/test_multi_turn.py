@@ -41,6 +41,65 @@ def test_parse_tool_calls_reads_blocks_bare_json_and_reports_bad_ones():
     assert parse_tool_calls('{"answer": 4}') == ([], '{"answer": 4}')
 
 
+def test_turn_batcher_draws_once_every_live_episode_waits():
+    import asyncio
+
+    from skillforge.train.agentic import TurnBatcher
+
+    calls: list[list[int]] = []
+
+    def draw(prompts):
+        calls.append([p[0] for p in prompts])
+        return [([p[0] + 1000], None) for p in prompts]
+
+    async def lockstep():
+        b = TurnBatcher(draw)
+
+        async def episode(e, turns, delay=0.0):
+            gen = b.for_episode(e)
+            try:
+                for t in range(turns):
+                    await asyncio.sleep(delay)       # a slow tool between turns
+                    assert await gen([e * 10 + t]) == ([e * 10 + t + 1000], None)
+            finally:
+                b.leave(e)
+
+        for e in range(3):
+            b.join(e)
+        await asyncio.gather(episode(2, 1), episode(0, 2, delay=0.05), episode(1, 3))
+
+    asyncio.run(lockstep())
+    # sorted by episode, each batch holding every live episode's next turn
+    assert calls == [[0, 10, 20], [1, 11], [12]]
+
+    calls.clear()
+
+    async def timeout():
+        b = TurnBatcher(draw)
+        b.join(0)
+        b.join(1)
+
+        async def hasty():
+            try:
+                await asyncio.wait_for(b.for_episode(0)([0]), 0.05)
+            except TimeoutError:
+                pass
+            finally:
+                b.leave(0)
+
+        async def slow():
+            await asyncio.sleep(0.2)
+            try:
+                return await b.for_episode(1)([10])
+            finally:
+                b.leave(1)
+
+        return (await asyncio.gather(hasty(), slow()))[1]
+
+    assert asyncio.run(timeout()) == ([1010], None)
+    assert calls == [[10]]          # the timed-out episode's request was dropped
+
+
 def test_runner_suites_load_for_training_with_disjoint_splits():
     suite = load_train_suite("workspace")
     assert isinstance(suite, EpisodeSuite) and suite.name == "workspace"
