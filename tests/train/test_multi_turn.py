@@ -289,6 +289,11 @@ def test_training_on_a_multi_turn_suite_records_episodes_and_learns_skills(
     # eval plays the held-out tasks: no skill before training; after, the teacher's too
     assert set(res.eval_before) == {"student"} and set(res.eval_after) == {"student", "teacher"}
     assert all(e["task_id"] in {t.id for t in tr.train_tasks} for e in eps)
+    # what the model did distills like any other trace folder
+    r = cli("distill", str(tmp_path / "run" / "episodes.jsonl"), "--out", str(tmp_path / "lib"))
+    assert r.code == 0, r.err
+    skill = (tmp_path / "lib" / "open-vault" / "SKILL.md").read_text()
+    assert "wrong code '0000'" in skill
 
 
 @torch_needed
