@@ -96,7 +96,7 @@ async def _play(suite: EpisodeSuite, owners: list[tuple[int, TrainTask]], *, pol
     for ei, (_, task) in enumerate(owners):
         batcher.join(ei)
         agents.append(TrainAgent(
-            batcher.for_episode(ei), encode=policy.encode_chat, decode=policy.decode,
+            batcher.for_episode(ei), encode=policy.encode_chat, decode=policy.decode_reply,
             native_tools=native, model=str(cfg.model), context=context,
             max_new_tokens=cfg.max_new_tokens,
             skill=skill_for(task) if skill_for is not None else None))

@@ -100,6 +100,13 @@ class Policy:
         """Text of a completion (special tokens dropped)."""
         return str(self.tokenizer.decode(ids, skip_special_tokens=True))
 
+    def decode_reply(self, ids: list[int]) -> str:
+        """Text of an agent's reply: end-of-sequence and padding dropped, other special
+        tokens kept (a template may mark tool calls with them, e.g. ``<tool_call>``)."""
+        drop = self.eos_ids | {self.pad_id}
+        return str(self.tokenizer.decode([t for t in ids if t not in drop],
+                                         skip_special_tokens=False))
+
     # sampling --------------------------------------------------------------------------
     @torch.no_grad()
     def sample(self, prompts: list[list[int]], *, max_new_tokens: int, temperature: float,

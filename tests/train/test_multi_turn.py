@@ -423,3 +423,22 @@ def test_a_suite_whose_extra_is_missing_fails_before_the_model_loads(tmp_path):
     assert r.code == 1 and "'envs' extra" in r.err and "not a model folder" not in r.err
     r = cli("train", str(tmp_path / "no-model"), "--suite", "no-such-suite")
     assert r.code == 1 and "unknown training suite" in r.err and "workspace" in r.err
+
+
+def test_replies_keep_special_tool_call_tokens(vault_model):
+    """Some tokenizers make <tool_call> a special token: the agent must still see it."""
+    from skillforge.train import TrainConfig
+    from skillforge.train._model import load_policy
+
+    pol = load_policy(TrainConfig(model=vault_model, lora=False))
+    pol.tokenizer.add_special_tokens({"additional_special_tokens": ["<tool_call>",
+                                                                   "</tool_call>"]})
+    reply = _call("4417")
+    ids = pol.tokenizer(reply, add_special_tokens=False)["input_ids"]
+    assert len(ids) < len(reply)                     # the tags are single tokens
+    ids = ids + [pol.tokenizer.eos_token_id, pol.pad_id]
+    assert "<tool_call>" not in pol.decode(ids)      # dropped as special by plain decoding
+    text = pol.decode_reply(ids)
+    assert text == reply
+    assert [(c.name, c.arguments) for c in parse_tool_calls(text)[0]] == [
+        ("open_vault", {"code": "4417"})]
