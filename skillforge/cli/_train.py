@@ -131,8 +131,10 @@ def train(
 
     def show(m: StepMetrics) -> None:
         if not json_out:
+            calls = (f", {m.turns:.1f} replies an episode, {m.bad_calls} of {m.tool_calls} "
+                     "tool calls unusable" if m.tool_calls else "")
             typer.echo(f"step {m.step}: reward {m.reward:.3f}, distill {m.distill_loss:.4f}, "
-                       f"KL {m.kl:.4f}, {m.tokens_per_s:.0f} tokens/s")
+                       f"KL {m.kl:.4f}, {m.tokens_per_s:.0f} tokens/s{calls}")
 
     res = run_train(cfg, settings_for(home), on_step=show)
     if json_out:

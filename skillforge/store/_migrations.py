@@ -154,4 +154,9 @@ CREATE TABLE train_steps (
     created_at TIMESTAMPTZ
 );
 """),
+    ("0003_train_step_episodes", """
+ALTER TABLE train_steps ADD COLUMN turns DOUBLE;
+ALTER TABLE train_steps ADD COLUMN tool_calls BIGINT;
+ALTER TABLE train_steps ADD COLUMN bad_calls BIGINT;
+"""),
 ]

@@ -208,6 +208,8 @@ class TrainAgent:
         self.messages: Messages = []
         self.tools: list[dict[str, Any]] = []
         self.turns: list[Turn] = []
+        self.calls = 0      # tool calls the replies made
+        self.bad_calls = 0  # ... unreadable, or naming no tool of the episode
         self.ran_out = False
         self._ctx: EpisodeContext | None = None
         self._n = 0
@@ -235,7 +237,7 @@ class TrainAgent:
             system = skill_system(system, self.skill)
         self.messages = [{"role": "system", "content": system},
                          {"role": "user", "content": ctx.instruction}]
-        self.turns, self._n = [], 0
+        self.turns, self._n, self.calls, self.bad_calls = [], 0, 0, 0
 
     async def act(self, results: list[ToolResult], message: str | None = None) -> Action:
         """Show the tools' answers (or the user's reply), draw one reply, read its calls."""
@@ -254,6 +256,9 @@ class TrainAgent:
         self.messages.append({"role": "assistant", "content": text})
         calls, rest = parse_tool_calls(text, self._n + 1)
         self._n += len(calls)
+        known = {t["function"]["name"] for t in self.tools}
+        self.calls += len(calls)
+        self.bad_calls += sum(c.parse_error is not None or c.name not in known for c in calls)
         return Action(calls=calls, text=rest if calls else text, input_tokens=len(prompt),
                       output_tokens=len(completion))
 

@@ -17,7 +17,7 @@ __all__ = ["StepMetrics", "TrainResult", "load_steps", "write_step", "write_trai
 
 _COLUMNS = ("reward", "success_rate", "grpo_loss", "distill_loss", "kl", "kl_behaviour",
             "skill_coverage", "grad_norm", "tokens", "gen_tokens", "tokens_per_s", "seconds",
-            "eval_accuracy")
+            "eval_accuracy", "turns", "tool_calls", "bad_calls")
 
 
 class StepMetrics(BaseModel):
@@ -28,6 +28,10 @@ class StepMetrics(BaseModel):
     epoch (0 on the first epoch of freshly sampled data); ``tokens`` counts the tokens the
     training forward and backward passes processed, ``gen_tokens`` the tokens sampled;
     ``tokens_per_s`` is ``tokens`` per second of the whole step (sampling included).
+    Multi-turn suites: ``turns`` is the mean number of model replies per episode,
+    ``tool_calls`` the calls the replies made and ``bad_calls`` those that were unreadable or
+    named no tool of the suite: the first thing to watch when a model has not yet learned
+    the call format.
     """
 
     step: int
@@ -44,6 +48,9 @@ class StepMetrics(BaseModel):
     tokens_per_s: float
     seconds: float
     eval_accuracy: float | None = None
+    turns: float = 1.0
+    tool_calls: int = 0
+    bad_calls: int = 0
 
 
 class TrainResult(BaseModel):
@@ -107,7 +114,8 @@ def load_steps(settings: Settings, run_id: str) -> list[StepMetrics]:
                            "WHERE run_id = ? ORDER BY step", [run_id]).fetchall()
     finally:
         con.close()
-    return [StepMetrics(step=r[0], **dict(zip(_COLUMNS, r[1:], strict=True))) for r in rows]
+    return [StepMetrics(step=r[0], **{k: v for k, v in zip(_COLUMNS, r[1:], strict=True)
+                                      if v is not None}) for r in rows]
 
 
 _TABLE = [("step", "{:d}"), ("reward", "{:.3f}"), ("success_rate", "{:.3f}"),
@@ -115,9 +123,17 @@ _TABLE = [("step", "{:d}"), ("reward", "{:.3f}"), ("success_rate", "{:.3f}"),
           ("skill_coverage", "{:.2f}"), ("tokens_per_s", "{:.0f}"), ("eval_accuracy", "{:.3f}")]
 
 
-def _cells(m: StepMetrics) -> list[str]:
+_EPISODES = [("turns", "{:.2f}"), ("tool_calls", "{:d}"), ("bad_calls", "{:d}")]
+
+
+def _columns(metrics: list[StepMetrics]) -> list[tuple[str, str]]:
+    """The report's columns: the episode columns only for suites whose replies call tools."""
+    return _TABLE + (_EPISODES if any(m.tool_calls for m in metrics) else [])
+
+
+def _cells(m: StepMetrics, columns: list[tuple[str, str]]) -> list[str]:
     out = []
-    for name, fmt in _TABLE:
+    for name, fmt in columns:
         v = getattr(m, name)
         out.append("" if v is None else fmt.format(v))
     return out
@@ -134,9 +150,10 @@ def _markdown(r: TrainResult, config: dict[str, Any]) -> str:
              f"{_pct(r.eval_after.get('teacher'))}", ""]
     lines += ["## Configuration", "", "| option | value |", "| --- | --- |"]
     lines += [f"| {k} | `{v}` |" for k, v in sorted(config.items())]
-    lines += ["", "## Metrics per step", "", "| " + " | ".join(n for n, _ in _TABLE) + " |",
-              "|" + " --- |" * len(_TABLE)]
-    lines += ["| " + " | ".join(_cells(m)) + " |" for m in r.metrics]
+    cols = _columns(r.metrics)
+    lines += ["", "## Metrics per step", "", "| " + " | ".join(n for n, _ in cols) + " |",
+              "|" + " --- |" * len(cols)]
+    lines += ["| " + " | ".join(_cells(m, cols)) + " |" for m in r.metrics]
     lines += ["", "## Skill bank (the teacher's privileged context)", ""]
     for fam, text in sorted(r.skills.items()):
         lines += [f"### {fam}", "", "```text", text, "```", ""]
@@ -147,8 +164,9 @@ def _markdown(r: TrainResult, config: dict[str, Any]) -> str:
 
 def _html(r: TrainResult, config: dict[str, Any]) -> str:
     e = html.escape
-    head = "".join(f"<th>{e(n)}</th>" for n, _ in _TABLE)
-    rows = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in _cells(m)) + "</tr>"
+    cols = _columns(r.metrics)
+    head = "".join(f"<th>{e(n)}</th>" for n, _ in cols)
+    rows = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in _cells(m, cols)) + "</tr>"
                    for m in r.metrics)
     conf = "".join(f"<tr><td>{e(k)}</td><td><code>{e(str(v))}</code></td></tr>"
                    for k, v in sorted(config.items()))

@@ -122,6 +122,7 @@ class SkillSDTrainer:
         if analyst is not None:
             analyst.notes = self.notes  # its failure note shows in the report
         self.episodes: list[Trajectory] = []
+        self.turn_counts: list[tuple[int, int, int]] = []  # (replies, calls, bad calls)
 
     def _resume_dir(self, ref: str) -> Path:
         p = Path(ref).expanduser()
@@ -201,6 +202,7 @@ class SkillSDTrainer:
                                   turn.behaviour, self.policy.decode(turn.completion),
                                   p.score, p.result.trajectory))
             self.episodes.append(p.result.trajectory)
+            self.turn_counts.append((len(p.agent.turns), p.agent.calls, p.agent.bad_calls))
         return out
 
     def _logprobs(self, prompts: list[list[int]], comps: list[list[int]]) -> list[torch.Tensor]:
@@ -401,7 +403,7 @@ class SkillSDTrainer:
         t0 = time.perf_counter()
         torch.manual_seed(cfg.seed * 1_000_003 + step)
         self.sampler.sync(step)
-        self.episodes = []
+        self.episodes, self.turn_counts = [], []
         samples = self.rollout(step, self._tasks_for(step), cfg.group_size)
         episodes = self.episodes
         st = self.update(samples) if samples else {
@@ -423,7 +425,11 @@ class SkillSDTrainer:
             kl_behaviour=st["kl_behaviour"], skill_coverage=st["coverage"],
             grad_norm=st.get("grad_norm", 0.0), tokens=int(st["tokens"]),
             gen_tokens=int(st["gen_tokens"]), tokens_per_s=st["tokens"] / max(seconds, 1e-9),
-            seconds=seconds, eval_accuracy=acc)
+            seconds=seconds, eval_accuracy=acc,
+            turns=(sum(c[0] for c in self.turn_counts) / len(self.turn_counts)
+                   if self.turn_counts else 1.0),
+            tool_calls=sum(c[1] for c in self.turn_counts),
+            bad_calls=sum(c[2] for c in self.turn_counts))
         write_step(self.settings, self.run_id, m)
         with (self.out / "metrics.jsonl").open("a", encoding="utf-8") as fh:
             fh.write(m.model_dump_json() + "\n")

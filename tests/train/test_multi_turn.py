@@ -196,7 +196,8 @@ def _plan_from(moves: list[str]):
             return _call(CODES[fam])
         move = next(first)
         return {"right": _call(CODES[fam]), "wrong": _call("0000"),
-                "give up": "I cannot open it."}[move]
+                "give up": "I cannot open it.",
+                "bogus": _call(CODES[fam]).replace("open_vault", "open_safe")}[move]
 
     return plan
 
@@ -273,7 +274,7 @@ def test_training_on_a_multi_turn_suite_records_episodes_and_learns_skills(
     from skillforge.train import load_steps
 
     tr = _trainer(vault_model, settings, tmp_path, eval_tasks=2)
-    tr.sampler = ScriptedSampler(tr.policy, _plan_from(["right", "wrong", "give up"]))
+    tr.sampler = ScriptedSampler(tr.policy, _plan_from(["right", "wrong", "give up", "bogus"]))
     res = tr.run()
     lines = (tmp_path / "run" / "episodes.jsonl").read_text().splitlines()
     assert len(lines) == 2 * 2 * 4                       # steps x tasks x group, episodes
@@ -283,9 +284,14 @@ def test_training_on_a_multi_turn_suite_records_episodes_and_learns_skills(
         # the step's reward is the mean over episodes, not over turns
         assert row.reward == pytest.approx(sum(e["outcome"]["reward"] for e in chunk) / 8)
         assert row.gen_tokens > 0 and row.tokens > row.gen_tokens
+        calls = [st for e in chunk for st in e["steps"] if st["kind"] == "tool_call"]
+        assert row.tool_calls == len(calls) and row.turns > 1
+        assert row.bad_calls == sum(st["tool_name"] == "open_safe" for st in calls) > 0
     assert rows[1].skill_coverage > 0 and rows[1].kl > 0     # skills learned from step 1
     text = "\n".join(res.skills.values())
     assert "open_vault" in text                                # golden workflow / recovery
+    md = Path(res.report_markdown).read_text()
+    assert "| turns | tool_calls | bad_calls |" in md
     # eval plays the held-out tasks: no skill before training; after, the teacher's too
     assert set(res.eval_before) == {"student"} and set(res.eval_after) == {"student", "teacher"}
     assert all(e["task_id"] in {t.id for t in tr.train_tasks} for e in eps)
