@@ -199,7 +199,7 @@ class SkillSDTrainer:
                 teacher = None if skill is None else self.policy.encode_chat(
                     p.agent.teacher_messages(turn, skill), p.agent.tool_specs())
                 out.append(Sample(p.task, p.group, ei, turn.prompt, teacher, turn.completion,
-                                  turn.behaviour, self.policy.decode(turn.completion),
+                                  turn.behaviour, self.policy.decode_reply(turn.completion),
                                   p.score, p.result.trajectory))
             self.episodes.append(p.result.trajectory)
             self.turn_counts.append((len(p.agent.turns), p.agent.calls, p.agent.bad_calls))
