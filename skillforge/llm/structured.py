@@ -14,6 +14,7 @@ import asyncio
 import json
 import re
 from collections.abc import Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -138,5 +139,11 @@ async def structured(client: LLMClient, messages: Sequence[Message], output: typ
 
 
 def run_sync(coro: Coroutine[Any, Any, R]) -> R:
-    """Run a coroutine from synchronous code (not from inside a running event loop)."""
-    return asyncio.run(coro)
+    """Run a coroutine to the end from synchronous code, also when called inside a running
+    event loop (then in a worker thread with a loop of its own)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()

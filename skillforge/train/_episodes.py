@@ -23,7 +23,7 @@ import torch
 from skillforge.runners.episode import EpisodeResult, EpisodeSpec, play_episode
 from skillforge.train._model import Policy
 from skillforge.train._rollout import Sampler
-from skillforge.train.agentic import EpisodeSuite, TrainAgent
+from skillforge.train.agentic import EpisodeSuite, TrainAgent, TurnBatcher
 from skillforge.train.config import TrainConfig
 from skillforge.train.suites import Score, TrainTask
 
@@ -76,8 +76,6 @@ async def _play(suite: EpisodeSuite, owners: list[tuple[int, TrainTask]], *, pol
                 generator: torch.Generator | None,
                 skill_for: Callable[[TrainTask], str | None] | None,
                 run_id: str) -> list[Played]:
-    from skillforge.train.agentic import TurnBatcher
-
     failure: list[BaseException] = []
 
     def draw(prompts: list[list[int]]) -> list[tuple[list[int], list[float] | None]]:

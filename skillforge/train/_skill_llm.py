@@ -12,9 +12,8 @@ switched off for the rest of the run, so a dead endpoint does not slow training 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 from skillforge.analyze.llm_analysts import LLMAnalyst
 from skillforge.analyze.model import Lesson
@@ -23,13 +22,13 @@ from skillforge.errors import LLMError, StoreError
 from skillforge.llm.cache import ResponseCache
 from skillforge.llm.client import LLMClient
 from skillforge.llm.spec import parse_llm_spec
+from skillforge.llm.structured import run_sync
 from skillforge.settings import Settings
 from skillforge.traces.model import Trajectory
 
 __all__ = ["DISABLE_AFTER", "SkillAnalyst", "pick_episodes", "skill_analyst"]
 
 DISABLE_AFTER = 3  # steps in a row in which every analyst call failed
-R = TypeVar("R")
 
 
 def _spread(runs: Sequence[Trajectory]) -> list[Trajectory]:
@@ -65,16 +64,6 @@ def pick_episodes(runs: Sequence[Trajectory], n: int) -> list[Trajectory]:
     for i in range(max(len(a), len(b))):
         out += [side[i] for side in (a, b) if i < len(side)]
     return out[:n]
-
-
-def _run_sync(coro: Coroutine[Any, Any, R]) -> R:
-    """Run ``coro`` to the end from synchronous code, also when a loop is already running."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()
 
 
 class SkillAnalyst:
@@ -125,7 +114,7 @@ class SkillAnalyst:
         con = self._open_store()
         self.client.cache = ResponseCache(con) if con is not None else None
         try:
-            results = _run_sync(self._gather([(analysts[f], t) for f, t in jobs]))
+            results = run_sync(self._gather([(analysts[f], t) for f, t in jobs]))
         finally:
             self.client.cache = None
             if con is not None:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from skillforge.runners.llm_agent import SYSTEM_PROMPT
+from skillforge.runners.llm_agent import SYSTEM_PROMPT, parse_tool_call
 from skillforge.runners.protocol import Action, EpisodeContext, ToolCall, ToolResult, ToolSpec
 from skillforge.runners.suite import Suite, Task
 from skillforge.train.suites import TrainTask
@@ -84,16 +84,9 @@ def _one_call(raw: str, n: int) -> ToolCall:
         return ToolCall("", {}, f"call_{n}", raw_arguments=raw,
                         parse_error='a tool call is a JSON object {"name": ..., "arguments": '
                                     '{...}}')
-    args = obj.get("arguments", obj.get("parameters", {}))
-    if isinstance(args, str):  # some templates double-encode the arguments
-        try:
-            args = json.loads(args)
-        except json.JSONDecodeError:
-            pass
-    if not isinstance(args, dict):
-        return ToolCall(obj["name"], {}, f"call_{n}", raw_arguments=json.dumps(args),
-                        parse_error="arguments must be a JSON object")
-    return ToolCall(obj["name"], args, f"call_{n}")
+    # the arguments as a chat-completions tool call carries them (an object, or JSON text)
+    return parse_tool_call({"name": obj["name"], "id": f"call_{n}",
+                            "arguments": obj.get("arguments", obj.get("parameters"))}, n)
 
 
 def parse_tool_calls(text: str, start: int = 1) -> tuple[list[ToolCall], str]:
