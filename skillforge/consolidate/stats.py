@@ -48,31 +48,41 @@ class StoreView:
         return self.trajectory_families.get(trajectory_id, (READ_ONLY_FAMILY,))
 
 
+def _add_words(into: dict[str, set[str]], words: set[str], task_key: str) -> None:
+    for w in words:
+        into.setdefault(w, set()).add(task_key)
+
+
 def load_view(con: duckdb.DuckDBPyConnection) -> StoreView:
     """Read families, outcomes, tool usage and task keywords for every trajectory."""
     voc = build_vocabulary(con)
     rows = con.execute(
-        "SELECT t.id, t.success, t.task, list(s.tool_name ORDER BY s.idx) FILTER "
-        "(s.kind = 'tool_call' AND s.tool_name IS NOT NULL) "
+        "SELECT t.id, t.success, t.task, coalesce(t.task_id, t.id), list(s.tool_name ORDER BY "
+        "s.idx) FILTER (s.kind = 'tool_call' AND s.tool_name IS NOT NULL) "
         "FROM trajectories t LEFT JOIN steps s ON s.trajectory_id = t.id "
-        "GROUP BY t.id, t.success, t.task ORDER BY t.id").fetchall()
+        "GROUP BY t.id, t.success, t.task, t.task_id ORDER BY t.id").fetchall()
     traj_fams: dict[str, tuple[str, ...]] = {}
     stats: dict[str, FamilyStats] = {}
-    words_by: dict[str, Counter[str]] = {}
-    doc_freq: Counter[str] = Counter()
-    for tid, success, task, tools in rows:
+    # keywords count tasks, not runs: a word of one task tried 4 times (a customer's name,
+    # a city) is not a word that requests of the family use
+    words_by: dict[str, dict[str, set[str]]] = {}
+    tasks_by: dict[str, set[str]] = {}
+    doc_freq: dict[str, set[str]] = {}
+    for tid, success, task, task_key, tools in rows:
         tools = tools or []
         fams = families_for(tools)
         traj_fams[tid] = fams
         task_words = set(_WORD.findall((task or "").lower())) - _TASK_STOP
-        doc_freq.update(task_words)
+        for w in task_words:
+            doc_freq.setdefault(w, set()).add(task_key)
         for f in fams:
             st = stats.setdefault(f, FamilyStats(f))
             st.runs += 1
             st.success += success is True
             st.failure += success is False
             st.tools.update(set(tools))
-            words_by.setdefault(f, Counter()).update(task_words)
+            _add_words(words_by.setdefault(f, {}), task_words, task_key)
+            tasks_by.setdefault(f, set()).add(task_key)
         for tool in set(tools):  # tool-level capabilities get stats too
             cap = voc.for_tool(tool)
             if cap in fams:
@@ -82,13 +92,15 @@ def load_view(con: duckdb.DuckDBPyConnection) -> StoreView:
             st.success += success is True
             st.failure += success is False
             st.tools.update(set(tools))
-            words_by.setdefault(cap, Counter()).update(task_words)
-    n = max(1, len(rows))
+            _add_words(words_by.setdefault(cap, {}), task_words, task_key)
+            tasks_by.setdefault(cap, set()).add(task_key)
+    n = max(1, len({k for ks in doc_freq.values() for k in ks}))
     for name, st in stats.items():
-        words = words_by.get(name, Counter())
+        words = words_by.get(name, {})
+        n_tasks = len(tasks_by.get(name, ())) or 1
         scored = sorted(
-            ((c / st.runs) * math.log((n + 1) / (doc_freq[w] + 1)), w)
-            for w, c in words.items() if c >= max(2, st.runs // 10))
+            ((len(ts) / n_tasks) * math.log((n + 1) / (len(doc_freq[w]) + 1)), w)
+            for w, ts in words.items() if len(ts) >= max(2, n_tasks // 10))
         st.keywords = [w for _, w in sorted(scored, key=lambda x: (-x[0], x[1]))[:8]]
     return StoreView(families=set(voc.families), trajectory_families=traj_fams, stats=stats,
                      tools=dict(voc.tools))
