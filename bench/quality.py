@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from skillforge import distill  # noqa: E402
-from skillforge.analyze.claims import Tally, claim_key  # noqa: E402
+from skillforge.analyze.claims import Tally, claim_key, tally  # noqa: E402
 from skillforge.package.library import Library  # noqa: E402
 from skillforge.settings import Settings  # noqa: E402
 from skillforge.verify.holdout import heldout_runs, measure, statement_verdict  # noqa: E402
@@ -133,6 +133,48 @@ def tau_quality(shared: Path) -> dict[str, Any]:
     return res
 
 
+def policy_ceiling(shared: Path, train: set[int], test: set[int]) -> dict[str, Any]:
+    """What any gate could at most ship on a split: every policy claim the miner tests on the
+    training tasks, with its in-sample evidence (one-sided Fisher p, lift) and its verdict on
+    the held-out tasks. A claim a gate may honestly ship needs in-sample evidence; one that
+    generalizes on the held-out tasks without it could only be shipped by luck."""
+    from skillforge.analyze._mine_common import MinerSettings
+    from skillforge.analyze._mine_policy import mine_policy
+    from skillforge.analyze._mine_stats import fisher_greater
+    from skillforge.analyze.miner import _mine_runs
+
+    runs = json.loads((shared / "tau-bench-airline" / "gpt-4o-airline.json").read_text())
+    with tempfile.TemporaryDirectory() as tmp:
+        tr, _ = heldout_runs([_write_tasks(runs, train, Path(tmp) / "train.json")])
+        te, _ = heldout_runs([_write_tasks(runs, test, Path(tmp) / "test.json")])
+    settings = MinerSettings()
+    voc = _mine_runs(tr, MinerSettings(patterns=frozenset())).vocabulary
+    tried: list[dict] = []
+    mine_policy(tr, settings, voc, tried=tried)
+    distinct = {claim_key(c): c for c in tried}
+    supported, generalizes, lucky = [], [], []
+    for key, c in sorted(distinct.items()):
+        a = tally(c, tr)
+        if not (a.brk and a.follow):
+            continue
+        p_in = fisher_greater(a.brk_fail, a.brk - a.brk_fail, a.follow_fail,
+                              a.follow - a.follow_fail)
+        lift_in, _ = a.lift()
+        b = tally(c, te)
+        v = statement_verdict(b)
+        line = (f"in-sample p {p_in:.3g} lift {lift_in:.2f}; held out {v}: "
+                f"{b.to_dict()['lift']} {b.to_dict()['ci']} :: {key}")
+        if p_in <= 0.05 and (lift_in or 0) > 1:
+            supported.append(line)
+            if v == "generalizes":
+                generalizes.append(line)
+        elif v == "generalizes":
+            lucky.append(line)
+    return {"claims_tested": len(distinct), "with_in_sample_evidence": len(supported),
+            "of_those_generalize": len(generalizes), "generalize_without_evidence": len(lucky),
+            "supported": supported, "lucky": lucky}
+
+
 def shell_quality(shared: Path) -> dict[str, Any]:
     """What ships from each unlabeled host / shell-agent folder."""
     out: dict[str, Any] = {}
@@ -167,9 +209,10 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     tau = tau_quality(args.shared)
+    ceiling = policy_ceiling(args.shared, set(range(35)), set(range(35, 50)))
     shell = shell_quality(args.shared)
     if args.json:
-        print(json.dumps({"tau": tau, "shell": shell}, indent=2))
+        print(json.dumps({"tau": tau, "ceiling": ceiling, "shell": shell}, indent=2))
         return
     print("tau-bench airline, statements judged on held-out tasks")
     print(f"{'split':34}" + "".join(f"{c:>13}" for c in COLS))
@@ -185,6 +228,15 @@ def main() -> None:
                   + ", ".join(f"{c[7:]} {v[c]}" for c in v if c.startswith("pooled_")))
             for line in v["pooled"]:
                 print("  " + line)
+    print(f"\nceiling on tasks 0-34 -> 35-49: {ceiling['claims_tested']} distinct policy "
+          f"claims tested in-sample, {ceiling['with_in_sample_evidence']} with in-sample "
+          f"evidence (p <= 0.05, lift > 1), {ceiling['of_those_generalize']} of those "
+          f"generalize on 35-49; {ceiling['generalize_without_evidence']} generalize there "
+          "without in-sample evidence")
+    for line in ceiling["supported"]:
+        print("  supported: " + line)
+    for line in ceiling["lucky"]:
+        print("  no in-sample evidence: " + line)
     print("\nunlabeled shell-agent and host-session folders")
     for k, v in shell.items():
         print(f"- {k}: {v['trajectories']} runs, {v['lessons']} lessons, {v['statements']} "

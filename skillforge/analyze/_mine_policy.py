@@ -132,7 +132,7 @@ def _literals(kind: str, runs: list[Run], min_tasks: int = 2) -> list[str]:
     return out
 
 
-def _test(claim: dict, runs: list[Run], settings: MinerSettings) -> _Cand | None:
+def _test_claim(claim: dict, runs: list[Run], settings: MinerSettings) -> _Cand | None:
     if claim["type"] == "avoid_on":
         # the condition must not go the wrong way: acting on objects that meet it fails at
         # least as often as acting on those that do not
@@ -160,11 +160,21 @@ def _test(claim: dict, runs: list[Run], settings: MinerSettings) -> _Cand | None
         r.id for r in runs if r.success is not None and verdict(claim, r) is False))
 
 
-def mine_policy(runs: list[Run], settings: MinerSettings, vocab: Vocabulary) -> list[Lesson]:
-    """Policy lessons (see the module docstring), corrected for the number of candidates."""
+def mine_policy(runs: list[Run], settings: MinerSettings, vocab: Vocabulary, *,
+                tried: list[dict] | None = None) -> list[Lesson]:
+    """Policy lessons (see the module docstring), corrected for the number of candidates.
+
+    ``tried``, when given, receives every candidate claim tested (what a gate could at most
+    ship from these runs; ``bench/quality.py`` judges them all on held-out tasks)."""
     lab = labeled(runs)
     if len({r.success for r in lab}) < 2:
         return []
+
+    def _test(claim: dict, runs: list[Run], settings: MinerSettings) -> _Cand | None:
+        if tried is not None:
+            tried.append(claim)
+        return _test_claim(claim, runs, settings)
+
     actions = sorted({c.tool for r in lab for c in r.calls if c.action})
     words = {a: intent_words(a, lab) for a in actions}
     tested: list[_Cand] = []
@@ -246,7 +256,8 @@ def _distinct(cands: list[_Cand], runs: list[Run], settings: MinerSettings) -> l
         for c in sorted(groups[key], key=lambda c: (c.p, len(c.claim.get("when", ())),
                                                     str(sorted(c.claim.items())))):
             if covered:
-                again = _test(c.claim, [r for r in runs if r.id not in covered], settings)
+                again = _test_claim(c.claim, [r for r in runs if r.id not in covered],
+                                    settings)
                 if again is None or again.p > settings.policy_max_p:
                     continue
             out.append(c)
