@@ -152,7 +152,8 @@ def statement_text(les: Lesson, claim: dict[str, Any]) -> str:
     if t == "recovery":
         return les.content
     if t == "do_call" and claim.get("scope") == "read-only":
-        return f"When the request needs no change, still call {claim['do']} before answering."
+        return (f"When the user only asks (nothing needs to change), still call {claim['do']} "
+                "first and answer from what it returns.")
     if t == "do_call" and claim.get("action"):
         return f"Before calling {claim['action']}, call {claim['do']}."
     if t == "no_repeat":
