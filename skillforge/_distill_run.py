@@ -27,6 +27,8 @@ class DistillReport(RunReport):
     html_path: str = ""
     exit_code: int = 0
     faults: list[str] = Field(default_factory=list)  # failed LLM analyses, held-back skills
+    # the run whose analysis this one took (inputs and settings unchanged; _distill_reuse)
+    reused_from: str = ""
 
     def summary(self) -> str:
         """A few lines for the terminal."""
@@ -35,6 +37,9 @@ class DistillReport(RunReport):
             f"trajectories, {self.counts.get('lessons', 0)} lessons -> "
             f"{len(self.skills)} skills in {self.library} ({self.seconds:.1f}s)"
         ]
+        if self.reused_from:
+            lines.append(f"reused analysis of run {self.reused_from} (inputs and settings "
+                         "unchanged): nothing mined, gated or committed again")
         for s in self.skills:
             ver = f"v{s.version}" if s.version else "-"
             pdi = ""
@@ -71,6 +76,7 @@ class DistillOptions:
     strict: bool = False
     sources: Sequence[str] | None = None
     folds: int = 5
+    reuse: bool = True  # take an earlier run's analysis when inputs and settings are unchanged
 
 
 @dataclass
@@ -80,7 +86,8 @@ class DistillRun:
     Stages run in order and each reads what the ones before it left here: ingest fills
     ``ing``; mine and analyze ``counts``, ``mined_runs``, ``heldout`` and ``lessons``;
     consolidate ``view``, ``library``, ``existing`` and ``result``; gate ``gate``; write
-    ``scored`` and the report's skills; report the rest of ``report``.
+    ``scored`` and the report's skills; report the rest of ``report``. The reuse stage (right
+    after ingest) sets ``reuse``, and ``finished`` when it took an earlier run's analysis.
     """
 
     paths: Sequence[Path | str]
@@ -106,6 +113,8 @@ class DistillRun:
     scored: list[Any] = field(default_factory=list)
     reported: dict[str, list[Any]] = field(default_factory=dict)
     n_traj: int = 0
+    reuse: Any = None  # the reuse stage's keys (skillforge._distill_reuse.ReuseCheck)
+    finished: bool = False  # set by a stage that completed the run; the rest are skipped
 
     @property
     def llm_model(self) -> str | None:

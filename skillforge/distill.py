@@ -6,12 +6,15 @@ Each stage is one function in its stage's module and works on one :class:`Distil
 
 - ingest (``skillforge._ingest_stage``): trace folders, and the hosts' own session folders
   with ``sources``, into the store;
+- reuse (``skillforge._distill_reuse``): when an earlier completed run had the same inputs and
+  settings and left the library and lessons as they are, its analysis, and the run ends here;
 - mine and analyze (``skillforge.analyze.stage``): the offline miner, the LLM analysts when a
   model is configured, then the held-out gate on the lessons;
 - consolidate (``skillforge.consolidate.stage``): one package per capability;
 - gate (``skillforge.verify.stage``): evidence checks and PDI;
 - write (``skillforge.package.stage``): one library version per skill that passed;
-- report (``skillforge.report.stage``): the run record, then the Markdown and HTML report.
+- report (``skillforge.report.stage``): the run record, then the Markdown and HTML report;
+- remember (``skillforge._distill_reuse``): the run's keys and analysis, for a later run.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from skillforge._distill_reuse import remember_stage, reuse_stage
 from skillforge._distill_run import DistillOptions, DistillReport, DistillRun
 from skillforge._ingest_stage import ingest_stage
 from skillforge.analyze.stage import analyze_stage, mine_stage
@@ -38,15 +42,18 @@ __all__ = ["PIPELINE", "DistillReport", "distill"]
 
 
 # The pipeline, in order: (name, stage, whether it shows its own progress bar). A stage
-# reads what the ones before it left on the DistillRun; timings are kept per stage.
+# reads what the ones before it left on the DistillRun; timings are kept per stage. A stage
+# that completes the run (reuse, when it takes an earlier run's analysis) ends it there.
 PIPELINE: tuple[tuple[str, Callable[[DistillRun], None], bool], ...] = (
     ("ingest", ingest_stage, True),
+    ("reuse", reuse_stage, False),
     ("mine", mine_stage, False),
     ("analyze", analyze_stage, True),
     ("consolidate", consolidate_stage, False),
     ("gate", gate_stage, False),
     ("write", write_stage, False),
     ("record", record_stage, False),
+    ("remember", remember_stage, False),
 )
 # the run record's timing keys before the stages had names of their own
 _TIMING_GROUPS = {"ingest": ("ingest",), "analyze": ("mine", "analyze"),
@@ -69,6 +76,7 @@ def distill(
     strict: bool = False,
     sources: Sequence[str] | None = None,
     folds: int = 5,
+    reuse: bool = True,
 ) -> DistillReport:
     """Distill trace folders into the skill library; return the run report.
 
@@ -87,13 +95,19 @@ def distill(
     below ``pdi_threshold`` gets a second pass, and one still below it is committed
     flagged as low-PDI, or not at all with ``strict``.
 
+    When an earlier completed run had the same inputs and settings (the trajectories in the
+    store with their outcomes and signals, every option above that changes content, the code)
+    and the library and the store's lessons are as it left them, its analysis is reused:
+    nothing is mined, gated or committed again, and the report says so
+    (``skillforge._distill_reuse``). ``reuse=False`` runs the whole pipeline regardless.
+
     The whole run holds the home's lock: a second distill on the same home waits up to
     ``wait_s`` seconds, then fails with BusyError; the store and library stay intact.
     """
     opts = DistillOptions(llm=llm, labels=labels, min_support=min_support,
                           concurrency=concurrency, show_progress=show_progress,
                           pdi_threshold=pdi_threshold, strict=strict, sources=sources,
-                          folds=folds)
+                          folds=folds, reuse=reuse)
     lib_path = Path(out).expanduser() if out else settings.library_path
     run, report = _start(paths, settings, lib_path, opts, base)  # checks the options
     opts.base = parse(Path(base)) if base else None
@@ -137,5 +151,7 @@ def _run_pipeline(r: DistillRun) -> None:
             with progress(name, None, enabled=r.opts.show_progress):
                 stage(r)
         r.timings[name] = time.perf_counter() - t
+        if r.finished:
+            break
     for key, names in _TIMING_GROUPS.items():
         r.timings[key] = sum(r.timings.get(n, 0.0) for n in names)

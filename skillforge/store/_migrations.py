@@ -213,4 +213,17 @@ CREATE TABLE ingested_files (
     ingested_at TIMESTAMPTZ
 );
 """),
+    # One row per completed distill whose analysis a later run may reuse (see
+    # skillforge/_distill_reuse.py): the key of its inputs and settings, the key of the
+    # library and lessons it left, and what rebuilds its report. Written last, so an
+    # interrupted run has none.
+    ("0007_distill_reuse", """
+CREATE TABLE distill_reuse (
+    run_id VARCHAR PRIMARY KEY,
+    inputs_key VARCHAR NOT NULL,
+    state_key VARCHAR NOT NULL,
+    report JSON NOT NULL,
+    created_at TIMESTAMPTZ
+);
+"""),
 ]
