@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr
 
+from skillforge._home import STORE_FILE, home_dir
 from skillforge.errors import UsageError
 
 SETTINGS_FILE = "settings.json"
@@ -44,7 +45,7 @@ class Settings(BaseModel):
     @property
     def db_path(self) -> Path:
         """The DuckDB store file."""
-        return self.home / "store.duckdb"
+        return self.home / STORE_FILE
 
     @property
     def library_path(self) -> Path:
@@ -59,7 +60,7 @@ class Settings(BaseModel):
     @classmethod
     def load(cls, home: Path | str | None = None, **overrides: Any) -> Settings:
         """Build settings from the home's settings file, the environment and overrides."""
-        home_path = Path(home or os.environ.get("SKILLFORGE_HOME") or ".skillforge").expanduser()
+        home_path = home_dir(home)
         data: dict[str, Any] = {}
         file = home_path / SETTINGS_FILE
         if file.exists():

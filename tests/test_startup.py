@@ -80,3 +80,27 @@ def test_traces_stats_loads_no_pipeline(tmp_path):
     assert "duckdb" in loaded  # it reads the store
     assert not {"pyarrow", "skillforge.analyze", "skillforge.consolidate", "skillforge.verify",
                 "skillforge.distill", "skillforge.traces.redact", "git"} & set(loaded)
+
+
+def test_traces_stats_with_kept_counts_loads_no_duckdb_nor_pydantic(tmp_path, monkeypatch):
+    """Once the counts are kept (skillforge.store.stats_cache), `traces stats` answers from
+    them: no DuckDB, and no pydantic (neither the settings model nor typer's option adapters)."""
+    from skillforge.settings import Settings
+    from skillforge.store import connect
+    from skillforge.store import stats_cache as sc
+
+    home = tmp_path / "home"
+    db = Settings.load(home).db_path
+    connect(db).close()
+    monkeypatch.setattr(sc, "SETTLE_S", 0.0)  # the new store file counts as settled at once
+    sc.store_stats(db)
+    assert sc.cached_stats(db) is not None
+    code = ("import contextlib, io, sys\nfrom skillforge.cli import run\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as buf:\n"
+            f"    rc = run(['traces', 'stats', '--home', {str(home)!r}])\n"
+            "assert rc == 0 and 'trajectories' in buf.getvalue(), buf.getvalue()\n"
+            "late = [m for m in ('pydantic', 'typer._adapters', 'skillforge.settings',\n"
+            "                    'skillforge.store._db') if m in sys.modules]\n"
+            "assert not late, late")
+    # the store package itself loads (its names are lazy); nothing behind it does
+    assert set(_loaded_after(code)) <= {"skillforge.store"}

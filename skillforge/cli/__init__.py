@@ -29,8 +29,19 @@ __all__ = ["app", "main", "run"]
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Run the app on ``argv`` and return the exit code; errors become one clear line."""
+    """Run the app on ``argv`` and return the exit code; errors become one clear line.
+
+    ``traces stats`` with only ``--json`` and ``--home DIR`` is answered without typer's
+    option parsing, whose pydantic adapters would be most of its start-up (see
+    ``skillforge.cli._traces.plain_stats_args``); every other command line goes to typer.
+    """
+    from skillforge.cli._traces import plain_stats_args, print_stats
+
     try:
+        plain = plain_stats_args(sys.argv[1:] if argv is None else argv)
+        if plain is not None:
+            print_stats(*plain)
+            return 0
         rv = app(args=argv, standalone_mode=False, prog_name="skillforge")
     except SkillforgeError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -58,14 +59,52 @@ def traces_formats(json_out: JsonOpt = False) -> None:
 @traces_app.command("stats")
 def traces_stats(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
     """Counts of trajectories, steps, outcomes, formats and tool calls."""
-    from skillforge.store import connect, stats
+    print_stats(json_out, home)
 
-    con = connect(settings_for(home).db_path, read_only=True)
-    try:
-        st = stats(con)
-    finally:
-        con.close()
+
+def print_stats(json_out: bool, home: Path | None) -> None:
+    """Print the store's counts: what ``traces stats`` does, also reached by its quick path."""
+    # only the store's path is needed (no settings model), and counts kept from the last
+    # read answer while the store file is unchanged (no DuckDB): skillforge.store.stats_cache
+    from skillforge._home import store_path
+    from skillforge.store.stats_cache import store_stats
+
+    st = store_stats(store_path(home))
     typer.echo(json.dumps(st, indent=2) if json_out else render.stats_text(st))
+
+
+def plain_stats_args(argv: Sequence[str]) -> tuple[bool, Path | None] | None:
+    """``(json, home)`` when ``argv`` is ``traces stats`` with nothing but ``--json`` and
+    ``--home DIR`` (each at most once), else None.
+
+    typer turns every non-flag option value into its type through a pydantic TypeAdapter,
+    and importing that machinery is most of this command's start-up once its counts are
+    kept. For these plain arguments ``skillforge.cli.run`` calls :func:`print_stats` itself
+    (the same function the command runs, so the same output); anything else (``--help``,
+    another option, a repeated one, an empty value or one starting with ``-``) goes to typer.
+    Without ``--home``, ``print_stats`` reads ``$SKILLFORGE_HOME`` as the option would.
+    """
+    if list(argv[:2]) != ["traces", "stats"]:
+        return None
+    json_out, home = False, None
+    rest = list(argv[2:])
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--json" and not json_out:
+            json_out = True
+            continue
+        if home is not None:
+            return None
+        if arg.startswith("--home="):
+            value = arg.removeprefix("--home=")
+        elif arg == "--home" and rest:
+            value = rest.pop(0)
+        else:
+            return None
+        if not value or value.startswith("-"):
+            return None
+        home = Path(value)
+    return json_out, home
 
 
 @traces_app.command("list")
