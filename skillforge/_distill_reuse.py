@@ -21,10 +21,10 @@ Two keys decide, both SHA-256 of canonical JSON:
   ``MINER_VERSION``, a hash of every file of the installed package, and the Python, DuckDB
   and pydantic versions). ``--concurrency``, ``--wait`` and the progress display change no
   content and are left out.
-- the state key: what a run itself writes and the next one reads back. The library's git refs,
-  HEAD, working-tree status and interrupted-commit marker, and digests of the store's lessons,
-  their evidence and the analyzers' marks. Taken at the end of a completed run (what it left)
-  and at the reuse check (what is there now).
+- the state key: what a run itself writes and the next one reads back. The library's git refs
+  and HEAD, its interrupted-commit marker and the size and time of every working-tree file,
+  and digests of the store's lessons, their evidence and the analyzers' marks. Taken at the
+  end of a completed run (what it left) and at the reuse check (what is there now).
 
 Crash safety: the ``distill_reuse`` row (migration 0007) is written as the run's last stage,
 after its skills are committed and its run record saved, in one transaction; a run that
@@ -39,7 +39,6 @@ import hashlib
 import json
 import os
 import platform
-import subprocess
 import time
 from datetime import UTC, datetime
 from functools import cache
@@ -141,26 +140,49 @@ def inputs_key(r: DistillRun) -> tuple[str, int]:
     return _sha(key), n
 
 
-def _git(lib: Path, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    out = subprocess.run(["git", "-C", str(lib), *args], capture_output=True, env=env,
-                         timeout=60, check=True)
-    return out.stdout.decode("utf-8", "replace")
+def _files(root: Path, skip: set[str]) -> list[tuple[str, int, int]]:
+    """(path, size, mtime_ns) of every file under ``root``, not descending into ``skip``."""
+    out = []
+    for dirpath, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in skip)
+        for n in sorted(names):
+            p = Path(dirpath, n)
+            try:
+                st = p.lstat()
+            except OSError:
+                continue
+            out.append((p.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns))
+    return out
+
+
+def _refs(git_dir: Path) -> dict[str, str]:
+    """HEAD, every loose ref and the packed refs, as their files say (what git reads)."""
+    out = {}
+    for name in ("HEAD", "packed-refs"):
+        f = git_dir / name
+        if f.is_file():
+            out[name] = f.read_text(encoding="utf-8", errors="replace")
+    refs = git_dir / "refs"
+    for rel, _, _ in _files(refs, set()) if refs.is_dir() else []:
+        out[f"refs/{rel}"] = (refs / rel).read_text(encoding="utf-8", errors="replace")
+    return out
 
 
 def _library_state(lib: Path) -> dict[str, Any] | None:
-    """The library as the next distill would start from it (None: it cannot be read)."""
+    """The library as the next distill would start from it (None: it cannot be read).
+
+    Its refs (every version is a tag, HEAD the branch commits go to), the interrupted-commit
+    marker, and the size and time of every file of the working tree: a commit, a rollback, a
+    correction, a hand edit or a half-finished write all change it.
+    """
     git_dir = lib / ".git"
     if not git_dir.is_dir():
         return {"git": False, "exists": lib.exists()}
     try:
-        head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
-        refs = _git(lib, "for-each-ref", "--format=%(objectname) %(refname)")
-        status = _git(lib, "status", "--porcelain=v1", "-z", "--untracked-files=all")
-    except (OSError, subprocess.SubprocessError):
+        return {"git": True, "refs": _refs(git_dir), "pending": (git_dir / _PENDING).exists(),
+                "files": _files(lib, {".git"})}
+    except OSError:
         return None
-    return {"git": True, "head": head, "refs": refs, "status": status,
-            "pending": (git_dir / _PENDING).exists()}
 
 
 def state_key(r: DistillRun) -> str | None:

@@ -113,6 +113,10 @@ def _library_commit(d: Path, settings: Settings, kw: dict) -> None:
                     "a commit from outside"], check=True)
 
 
+def _library_file(d: Path, settings: Settings, kw: dict) -> None:
+    (kw["out"] / "NOTES.md").write_text("a note someone keeps next to the skills\n")
+
+
 def _option(**change: object):
     def apply(d: Path, settings: Settings, kw: dict) -> None:
         kw.update(change)
@@ -124,6 +128,7 @@ CHANGES = {
     "a changed outcome": _outcome,
     "a lesson removed from the store": _lesson,
     "a commit in the library": _library_commit,
+    "a file added to the library folder": _library_file,
     "--min-support": _option(min_support=2),
     "--folds": _option(folds=0),
     "--pdi-threshold": _option(pdi_threshold=-1.0),
