@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
 
 from skillforge.analyze._mine_common import (
     Cite,
@@ -46,50 +47,64 @@ class Feature:
     other: str = ""
 
 
-@dataclass
+_feature = lru_cache(maxsize=1 << 16)(Feature)        # one shared Feature per value
+_shared = lru_cache(maxsize=1 << 16)(lambda t: t)     # one shared tuple per value
+USER = -1   # in ``RunFeatures.shows``: cite the user's message before the last call first
+
+
+@dataclass(slots=True)
 class RunFeatures:
-    """The features of one run and, for each, the steps that show it."""
+    """The features of one run and, for each, the calls that show it."""
 
     run: Run
-    cites: dict[Feature, list[Cite]] = field(default_factory=dict)
+    features: tuple[Feature, ...]        # in the order the run first showed them
+    shows: tuple[tuple[int, ...], ...]   # per feature: call positions (``USER`` first: and
+                                         # the user's message before the last of them)
+
+    def cites(self, f: Feature) -> list[Cite]:
+        """The first evidence of feature ``f`` in this run."""
+        spec = self.shows[self.features.index(f)]
+        user = bool(spec) and spec[0] == USER
+        calls = [self.run.calls[i] for i in (spec[1:] if user else spec)]
+        cs = [Cite(self.run.id, c.step, c.quote) for c in calls]
+        if user and calls and calls[-1].user_step is not None:
+            cs.insert(0, Cite(self.run.id, calls[-1].user_step, calls[-1].user_quote))
+        return cs
 
 
 def run_features(run: Run) -> RunFeatures:
-    """Every contrast feature of a run with its first evidence (computed once per run: the
-    held-out gate mines the same runs again for each fold)."""
-    cached = run.memo.get("contrast_features")
+    """Every contrast feature of a run with the calls that show it first (computed once per
+    run: the held-out gate mines the same runs again for each fold)."""
+    cached = run.features
     if cached is not None:
         return cached
-    rf = RunFeatures(run)
-    run.memo["contrast_features"] = rf
+    shows: dict[Feature, tuple[int, ...]] = {}
 
     def add(f: Feature, *calls: Call, user: bool = False) -> None:
-        if f in rf.cites:
-            return
-        cs = [Cite(run.id, c.step, c.quote) for c in calls]
-        if user and calls and calls[-1].user_step is not None:
-            cs.insert(0, Cite(run.id, calls[-1].user_step, calls[-1].user_quote))
-        rf.cites[f] = cs
+        if f not in shows:
+            shows[f] = _shared(((USER,) if user else ()) + tuple(c.pos for c in calls))
 
     first: dict[str, Call] = {}
     targets: set[str] = set()
     for c in run.calls:
         if c.tool in first:
-            add(Feature("multi", c.tool), c)
+            add(_feature("multi", c.tool), c)
         else:
-            add(Feature("call", c.tool), c)
+            add(_feature("call", c.tool), c)
         if c.action:
             for prev_tool in sorted(first):
                 if prev_tool != c.tool:
-                    add(Feature("order", c.tool, prev_tool), first[prev_tool], c)
+                    add(_feature("order", c.tool, prev_tool), first[prev_tool], c)
             if not c.confirmed:
-                add(Feature("unconfirmed", c.tool), c, user=True)
+                add(_feature("unconfirmed", c.tool), c, user=True)
             if c.targets and not (c.targets & targets):
-                add(Feature("noprior", c.tool), c)
+                add(_feature("noprior", c.tool), c)
         for p in c.unseen:
-            add(Feature("unseen", c.tool, p.replace("[]", "")), c)
+            add(_feature("unseen", c.tool, p.replace("[]", "")), c)
         first.setdefault(c.tool, c)
         targets |= c.targets
+    rf = RunFeatures(run, _shared(tuple(shows)), _shared(tuple(shows.values())))
+    run.features = rf
     return rf
 
 
@@ -179,12 +194,12 @@ def _scope_hits(groups: list[list[RunFeatures]], scope: str, max_p: float,
         nf = 0
         for rf in g:
             if rf.run.success:
-                cs.update(rf.cites.keys())
+                cs.update(rf.features)
             else:
                 nf += 1
-                cf.update(rf.cites.keys())
+                cf.update(rf.features)
             group_of[rf.run.id] = gi
-            for f in rf.cites:
+            for f in rf.features:
                 holders[f].append(rf)
         counts.append((cf, cs, nf, len(g) - nf))
     out: list[_Hit] = []
@@ -302,7 +317,7 @@ def _contrast_lesson(h: _Hit, settings: MinerSettings, vocab: Vocabulary) -> Les
         capability = h.scope
     else:
         capability = vocab.for_tool(f.tool)
-    cites = [c for rf in h.runs for c in rf.cites[f]]
+    cites = (c for rf in h.runs for c in rf.cites(f))   # made as far as evidence needs
     meta = {"pattern": "contrast", "feature": [f.kind, f.tool, f.other], "side": h.side,
             "scope": h.scope, "failed_with": h.a, "failed_runs": h.n_fail,
             "success_with": h.c, "success_runs": h.n_succ, "p_value": round_p(h.p),
@@ -332,7 +347,7 @@ def _call_items(c: Call) -> tuple[tuple[str, str, str | None, str | None], ...]:
                 continue
             items.append(("val", path, value_shape(v),
                           str(v) if isinstance(v, str | bool) else None))
-        c.items = tuple(items)
+        c.items = _shared(tuple(items))  # strings and None only: safe to share
     return c.items
 
 

@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from skillforge.analyze._mine_common import Cite, MinerSettings, lesson, n_tasks, seq_text
-from skillforge.analyze._mine_index import Call, Run, canon, leaves, value_shape
+from skillforge.analyze._mine_index import Call, Run, call_leaves, canon, value_shape
 from skillforge.analyze._mine_shell import shell_error_lessons
 from skillforge.analyze.model import Lesson
 from skillforge.analyze.vocab import Vocabulary
@@ -38,8 +38,9 @@ class _ErrorGroup:
     recoveries: list[_Recovery] = field(default_factory=list)
 
 
-def _changed(a: dict, b: dict) -> tuple[tuple[str, ...], str]:
+def _changed(ca: Call, cb: Call) -> tuple[tuple[str, ...], str]:
     """Top-level argument keys that differ, and an id-shape change of a scalar (if any)."""
+    a, b = ca.args, cb.args
     keys = tuple(sorted(k for k in set(a) | set(b) if canon(a.get(k)) != canon(b.get(k))))
     shape = ""
     for k in keys:
@@ -48,8 +49,8 @@ def _changed(a: dict, b: dict) -> tuple[tuple[str, ...], str]:
             shape = f"{k} from {sa}_… to {sb}_…"
             break
     if not shape:
-        la = Counter((p, canon(v)) for p, v in leaves(a))
-        lb = Counter((p, canon(v)) for p, v in leaves(b))
+        la = Counter((p, canon(v)) for p, v in call_leaves(ca))
+        lb = Counter((p, canon(v)) for p, v in call_leaves(cb))
         inner = sorted({p.replace("[]", "").split(".", 1)[1] for p, _ in (la - lb) + (lb - la)
                         if "." in p.replace("[]", "")})
         if inner and len(keys) == 1:
@@ -82,7 +83,7 @@ def _groups(runs: list[Run]) -> list[_ErrorGroup]:
             if (c.tool, c.obs_sig) in recovered_here:
                 continue
             recovered_here.add((c.tool, c.obs_sig))
-            changed, shape = _changed(c.args, retry.args)
+            changed, shape = _changed(c, retry)
             between = tuple(dict.fromkeys(
                 x.tool for x in r.calls[c.pos + 1:retry.pos] if x.tool != c.tool))
             g.recoveries.append(_Recovery(r, c, retry, changed, between, shape))
@@ -173,7 +174,7 @@ def mine_loops(runs: list[Run], settings: MinerSettings, vocab: Vocabulary) -> l
     tool_runs: Counter[str] = Counter()
     tool_fail: Counter[str] = Counter()
     for r in runs:
-        by_key: dict[str, list[Call]] = defaultdict(list)
+        by_key: dict[int, list[Call]] = defaultdict(list)
         for c in r.calls:
             by_key[c.key].append(c)
         for t in {c.tool for c in r.calls}:

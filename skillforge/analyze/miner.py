@@ -140,10 +140,14 @@ def _scratchpad_tools(runs: list[Run]) -> set[str]:
 
 
 def _without(runs: list[Run], tools: set[str]) -> list[Run]:
+    """The runs without calls of ``tools`` (new runs where a call goes, the rest as is)."""
     if not tools:
         return runs
     out = []
     for r in runs:
+        if not any(c.tool in tools for c in r.calls):
+            out.append(r)
+            continue
         calls = [replace(c, pos=i) for i, c in enumerate(
             c for c in r.calls if c.tool not in tools)]
         out.append(Run(r.id, r.task_id, r.success, r.families, calls, r.intent, r.words,
@@ -151,18 +155,30 @@ def _without(runs: list[Run], tools: set[str]) -> list[Run]:
     return out
 
 
-def _mine_runs(runs: list[Run], settings: MinerSettings) -> MinerStats:
-    stats = MinerStats()
+def _drop_calls(runs: list[Run], tools: set[str]) -> None:
+    """:func:`_without`, in place (for runs nothing else holds yet)."""
+    if not tools:
+        return
+    for r in runs:
+        if any(c.tool in tools for c in r.calls):
+            r.calls = [c for c in r.calls if c.tool not in tools]
+            for i, c in enumerate(r.calls):
+                c.pos = i
+
+
+def _count_runs(stats: MinerStats, runs: Iterable[Run]) -> None:
     for r in runs:
         stats.add_run(r)
         stats.vocabulary.add_tools(c.tool for c in r.calls)
         stats.vocabulary.families.update(r.families)
-    runs = _without(runs, _scratchpad_tools(runs))
+
+
+def _patterns(runs: list[Run], settings: MinerSettings, voc: Vocabulary) -> list[Lesson]:
+    """Every pattern's lessons over ``runs`` (scratchpad calls removed), sorted."""
     by_family: dict[str, list[Run]] = defaultdict(list)
     for r in runs:
         for fam in r.families:
             by_family[fam].append(r)
-    voc = stats.vocabulary
     lessons: list[Lesson] = []
     want = settings.patterns
 
@@ -187,7 +203,14 @@ def _mine_runs(runs: list[Run], settings: MinerSettings) -> MinerStats:
     for les in lessons:
         if les.capability in voc:
             unique.setdefault(les.id, les)
-    stats.lessons = sorted(unique.values(), key=_sort_key)
+    return sorted(unique.values(), key=_sort_key)
+
+
+def _mine_runs(runs: list[Run], settings: MinerSettings) -> MinerStats:
+    stats = MinerStats()
+    _count_runs(stats, runs)
+    stats.lessons = _patterns(_without(runs, _scratchpad_tools(runs)), settings,
+                              stats.vocabulary)
     return stats
 
 
@@ -272,28 +295,35 @@ def mine_store(con: Any, *, run_id: str | None = None,
                settings: MinerSettings | None = None) -> MineReport:
     """Mine every trajectory in the store and replace the miner's lessons there.
 
-    Trajectories are streamed and reduced to compact records; the lessons are written with
+    The steps are streamed from the store in Arrow batches and each trajectory is reduced
+    to a compact run as it goes by (``_mine_read``): no ``Trajectory`` is built and no step
+    text is kept, so memory grows only with the runs' features. The quotes the lessons cite
+    are read back from the store at the end, in one query. The lessons are written with
     ``replace_analyst="miner"`` (so a re-run replaces the previous miner lessons) and every
-    trajectory is marked as analyzed by the miner at ``MINER_VERSION``.
+    trajectory is marked as analyzed by the miner at ``MINER_VERSION``. ``MineReport.runs``
+    are the runs as the patterns saw them (scratchpad calls removed), for the held-out gate.
     """
+    from skillforge.analyze._mine_read import read_runs, resolve_quotes
     from skillforge.store.lessons import mark_analyzed, write_lessons
-    from skillforge.store.trajectories import iter_trajectories
 
     t0 = time.perf_counter()
     with fewer_gc_passes():
-        runs = [index_run(t) for t in iter_trajectories(con)]
+        runs = read_runs(con)
         signalled = use_signals(con, runs)
-        stats = _mine_runs(runs, settings or MinerSettings())
-        mined = _without(runs, _scratchpad_tools(runs))  # as the patterns saw them
+        stats = MinerStats()
+        _count_runs(stats, runs)
+        _drop_calls(runs, _scratchpad_tools(runs))  # the runs as the patterns see them
+        lessons = _patterns(runs, settings or MinerSettings(), stats.vocabulary)
     store_voc = build_vocabulary(con)
     stats.vocabulary = store_voc
-    stats.lessons = [les for les in stats.lessons if les.capability in store_voc]
+    stats.lessons = [les for les in lessons if les.capability in store_voc]
+    resolve_quotes(con, stats.lessons)
     write_lessons(con, stats.lessons, run_id=run_id, replace_analyst=ANALYST)
     mark_analyzed(con, [r.id for r in runs], ANALYST, MINER_VERSION)
     kinds: Counter[str] = Counter(les.kind for les in stats.lessons)
     by_kind = dict(sorted(kinds.items(), key=lambda x: KIND_ORDER.get(x[0], 9)))
     return MineReport(trajectories=len(runs), lessons=len(stats.lessons), by_kind=by_kind,
-                      seconds=time.perf_counter() - t0, stats=stats, runs=mined,
+                      seconds=time.perf_counter() - t0, stats=stats, runs=runs,
                       signal_labelled=signalled)
 
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import duckdb
 
-from skillforge.analyze._mine_index import Run, index_run
+from skillforge.analyze._mine_index import Run
+from skillforge.analyze._mine_read import read_runs, resolve_quotes
 from skillforge.analyze.claims import Tally, claim_of, katz_lift, outcomes, tally
 from skillforge.consolidate import ConsolidateConfig, StoreView, consolidate
 from skillforge.errors import UsageError
@@ -132,14 +133,14 @@ def heldout_runs(paths: Sequence[Path | str], *, settings: Any = None) -> tuple[
     touching the home's store; also the problems met (file, line, reason)."""
     from skillforge.ingest import ingest_into
     from skillforge.settings import Settings
-    from skillforge.store import connect, iter_trajectories
+    from skillforge.store import connect
 
     with tempfile.TemporaryDirectory(prefix="skillforge-holdout-") as tmp:
         st = Settings.load(Path(tmp) / "home") if settings is None else settings
         con = connect(Path(tmp) / "heldout.duckdb")
         try:
             rep = ingest_into(con, list(paths), settings=st, show_progress=False)
-            runs = [index_run(t) for t in iter_trajectories(con)]
+            runs = read_runs(con)
         finally:
             con.close()
     return runs, [str(p) for p in rep.problems]
@@ -161,13 +162,14 @@ def holdout_dir(pkgs: Iterable[SkillPackage], paths: Sequence[Path | str]
 
 def _train_lessons(con: duckdb.DuckDBPyConnection, split: Split) -> list[Any]:
     from skillforge.analyze.miner import _scratchpad_tools, _without, collect_stats
-    from skillforge.store import iter_trajectories, load_lessons
+    from skillforge.store import load_lessons
     from skillforge.verify.crossval import crossval_gate
 
     train = set(split.train)
-    runs = [index_run(t) for t in iter_trajectories(con, ids=split.train)]
+    runs = read_runs(con, ids=split.train)
     runs = _without(runs, _scratchpad_tools(runs))
     lessons = collect_stats(runs).lessons
+    resolve_quotes(con, lessons)
     lessons += [les for les in load_lessons(con) if les.analyst != "miner"
                 and all(e.trajectory_id in train for e in les.evidence)]
     return crossval_gate(lessons, runs).kept
@@ -177,13 +179,11 @@ def holdout_check(con: duckdb.DuckDBPyConnection, view: StoreView, names: Iterab
                   fraction: float, *, seed: int = 0, min_support: int = 3
                   ) -> dict[str, dict[str, Any]]:
     """Distill on a split of the store and judge each named skill on the held-out rest."""
-    from skillforge.store import iter_trajectories
-
     split = split_store(con, fraction, seed)
     result = consolidate(_train_lessons(con, split), view,
                          cfg=ConsolidateConfig(min_support=min_support))
     trained = {p.name: p for p in result.packages}
-    runs = [index_run(t) for t in iter_trajectories(con, ids=split.heldout)]
+    runs = read_runs(con, ids=split.heldout)
     base = {"fraction": fraction, "seed": seed, "train_runs": len(split.train),
             "heldout_runs": len(split.heldout)}
     out: dict[str, dict[str, Any]] = {}
