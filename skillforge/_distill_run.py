@@ -77,6 +77,8 @@ class DistillOptions:
     sources: Sequence[str] | None = None
     folds: int = 5
     reuse: bool = True  # take an earlier run's analysis when inputs and settings are unchanged
+    executor: str = "local"  # where fold miners and LLM calls run (skillforge.executors)
+    ray_address: str | None = None
 
 
 @dataclass
@@ -115,6 +117,7 @@ class DistillRun:
     n_traj: int = 0
     reuse: Any = None  # the reuse stage's keys (skillforge._distill_reuse.ReuseCheck)
     finished: bool = False  # set by a stage that completed the run; the rest are skipped
+    executor: Any = None  # the open skillforge.executors.Executor (None: in this process)
 
     @property
     def llm_model(self) -> str | None:

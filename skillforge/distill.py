@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from pathlib import Path
 
 from skillforge._distill_reuse import remember_stage, reuse_stage
@@ -29,6 +30,7 @@ from skillforge._ingest_stage import ingest_stage
 from skillforge.analyze.stage import analyze_stage, mine_stage
 from skillforge.consolidate.stage import consolidate_stage
 from skillforge.errors import UsageError
+from skillforge.executors import open_executor
 from skillforge.package.parse import parse
 from skillforge.package.stage import write_stage
 from skillforge.progress import progress
@@ -77,6 +79,8 @@ def distill(
     sources: Sequence[str] | None = None,
     folds: int = 5,
     reuse: bool = True,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> DistillReport:
     """Distill trace folders into the skill library; return the run report.
 
@@ -101,22 +105,30 @@ def distill(
     nothing is mined, gated or committed again, and the report says so
     (``skillforge._distill_reuse``). ``reuse=False`` runs the whole pipeline regardless.
 
+    ``executor``: where the held-out gate's fold miners and the LLM analysts' calls run
+    (``skillforge.executors``): ``local`` (this process) or ``ray`` (Ray tasks on the cluster
+    at ``ray_address``, ``RAY_ADDRESS``, or a local Ray instance); the lessons are the same.
+    Ray is connected to before anything is read, so a missing or unreachable cluster fails
+    the run with nothing changed.
+
     The whole run holds the home's lock: a second distill on the same home waits up to
     ``wait_s`` seconds, then fails with BusyError; the store and library stay intact.
     """
     opts = DistillOptions(llm=llm, labels=labels, min_support=min_support,
                           concurrency=concurrency, show_progress=show_progress,
                           pdi_threshold=pdi_threshold, strict=strict, sources=sources,
-                          folds=folds, reuse=reuse)
+                          folds=folds, reuse=reuse, executor=executor,
+                          ray_address=ray_address)
     lib_path = Path(out).expanduser() if out else settings.library_path
     run, report = _start(paths, settings, lib_path, opts, base)  # checks the options
     opts.base = parse(Path(base)) if base else None
     t0 = time.perf_counter()
-    with home_lock(settings.home, what="distill", wait_s=wait_s):
+    with closing(open_executor(executor, address=ray_address)) as ex, \
+            home_lock(settings.home, what="distill", wait_s=wait_s):
         con = connect(settings.db_path)
         try:
             r = DistillRun(paths=paths, settings=settings, con=con, run=run, report=report,
-                           lib_path=lib_path, opts=opts, t0=t0)
+                           lib_path=lib_path, opts=opts, t0=t0, executor=ex)
             _run_pipeline(r)
         finally:
             con.close()
@@ -136,7 +148,8 @@ def _start(paths: Sequence[Path | str], settings: Settings, lib_path: Path,
     run = RunRecord(kind="distill", config={
         "paths": [str(p) for p in paths], "out": str(lib_path), "llm": model,
         "base": str(base) if base else None, "min_support": opts.min_support,
-        "pdi_threshold": opts.pdi_threshold, "strict": opts.strict, "folds": opts.folds})
+        "pdi_threshold": opts.pdi_threshold, "strict": opts.strict, "folds": opts.folds,
+        "executor": opts.executor})
     report = DistillReport(run_id=run.id, started_at=run.started_at.isoformat(timespec="seconds"),
                            inputs=[str(p) for p in paths], library=str(lib_path), llm=model)
     return run, report

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import duckdb
 
+from skillforge.analyze._remote import analyze_sharded
 from skillforge.analyze._sink import LessonSink
 from skillforge.analyze.fanout import fan_out
 from skillforge.analyze.faults import llm_fault_lines
@@ -32,6 +33,7 @@ from skillforge.analyze.llm_analysts import (
 from skillforge.analyze.miner import MinerStats, fact_claims, mine_store, miner_context
 from skillforge.analyze.vocab import build_vocabulary
 from skillforge.errors import LLMError, UsageError
+from skillforge.executors import Executor
 from skillforge.llm.cache import ResponseCache
 from skillforge.llm.client import LLMClient
 from skillforge.llm.spec import parse_llm_spec
@@ -65,7 +67,8 @@ class _Loader:
         self.batches: dict[int, asyncio.Task[dict[str, Trajectory]]] = {}
         self.left: dict[int, int] = {}
 
-    def _read(self, batch: list[str]) -> dict[str, Trajectory]:
+    def read(self, batch: list[str]) -> dict[str, Trajectory]:
+        """The trajectories ``batch`` names, by id (read under the store's lock)."""
         with self.lock:
             return {t.id: t for t in iter_trajectories(self.con, ids=batch)}
 
@@ -74,7 +77,7 @@ class _Loader:
         b = self.pos[tid] // LOAD_BATCH
         if b not in self.batches:
             chunk = self.ids[b * LOAD_BATCH:(b + 1) * LOAD_BATCH]
-            self.batches[b] = asyncio.ensure_future(asyncio.to_thread(self._read, chunk))
+            self.batches[b] = asyncio.ensure_future(asyncio.to_thread(self.read, chunk))
             self.left[b] = len(chunk)
         got = await self.batches[b]
         return got[tid]
@@ -182,7 +185,8 @@ def _select(con: duckdb.DuckDBPyConnection, analyzer: str, *, redo: bool,
 async def _run_llm(con: duckdb.DuckDBPyConnection, lock: threading.Lock, client: LLMClient,
                    ids: list[str], *, concurrency: int, context_for: Callable[[Trajectory], str],
                    sink: LessonSink, bar: Progress, report: AnalyzeReport,
-                   facts: dict[str, dict[str, Any]] | None = None) -> None:
+                   facts: dict[str, dict[str, Any]] | None = None,
+                   executor: Executor | None = None) -> None:
     analyst = LLMAnalyst(client, build_vocabulary(con), context_for=context_for, facts=facts)
     loader = _Loader(con, lock, ids)
 
@@ -208,7 +212,12 @@ async def _run_llm(con: duckdb.DuckDBPyConnection, lock: threading.Lock, client:
         # Twice as many trajectories as calls in flight: while calls wait on the network,
         # the next prompts are built, so a freed slot is used at once. The client's semaphore
         # keeps calls in flight at ``concurrency``.
-        await fan_out(ids, job, concurrency=2 * concurrency, on_result=done, on_error=failed)
+        if executor is not None and executor.remote:  # shards on the executor's workers
+            await analyze_sharded(executor, analyst, ids, read=loader.read,
+                                  concurrency=concurrency, on_result=done, on_error=failed)
+        else:
+            await fan_out(ids, job, concurrency=2 * concurrency, on_result=done,
+                          on_error=failed)
     finally:
         try:
             sink.flush()  # synchronous: it must happen even while the run is being cancelled
@@ -274,11 +283,14 @@ def analyze_llm_into(con: duckdb.DuckDBPyConnection, settings: Settings, *,
                      llm: str | None = None, concurrency: int | None = None,
                      limit: int | None = None, redo: bool = False, run_id: str | None = None,
                      show_progress: bool | None = None, client: LLMClient | None = None,
-                     report: AnalyzeReport | None = None) -> AnalyzeReport:
+                     report: AnalyzeReport | None = None,
+                     executor: Executor | None = None) -> AnalyzeReport:
     """Run the LLM analysts on an open store (the caller holds the home's lock).
 
     Used by ``analyze`` and by ``distill``; arguments as for :func:`analyze`. Lessons are
-    written with ``run_id``. Raises UsageError when no model is configured.
+    written with ``run_id``. Raises UsageError when no model is configured. ``executor``
+    (``skillforge.executors``): with one whose pieces run elsewhere (Ray), the calls go out
+    in shards from its workers (``skillforge.analyze._remote``); the store stays here.
     """
     llm_settings = parse_llm_spec(llm, settings.llm) if llm else settings.llm
     model = client.model if client is not None else llm_settings.model
@@ -310,7 +322,7 @@ def analyze_llm_into(con: duckdb.DuckDBPyConnection, settings: Settings, *,
         with progress(f"analyze ({model})", len(ids), enabled=show_progress) as bar:
             asyncio.run(_run_llm(con, lock, client, ids, concurrency=conc,
                                  context_for=context_for, sink=sink, bar=bar, report=report,
-                                 facts=fact_claims(miner_stats)))
+                                 facts=fact_claims(miner_stats), executor=executor))
     finally:
         report.llm_seconds = time.perf_counter() - t1
         report.analyzed = sink.analyzed

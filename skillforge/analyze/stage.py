@@ -30,7 +30,7 @@ def analyze_stage(r: DistillRun) -> None:
 
         rep = analyze_llm_into(r.con, r.settings, llm=r.opts.llm,
                                concurrency=r.opts.concurrency, run_id=r.run.id,
-                               show_progress=r.opts.show_progress)
+                               show_progress=r.opts.show_progress, executor=r.executor)
         r.counts["llm_lessons"] = rep.lessons
         r.counts["llm_calls"] = rep.calls
         r.counts["llm_failed"] = len(rep.failed)
@@ -40,7 +40,7 @@ def analyze_stage(r: DistillRun) -> None:
     report = r.report
     if r.opts.folds >= 2:
         heldout = crossval_gate(load_lessons(r.con), r.mined_runs,
-                                CrossvalConfig(folds=r.opts.folds))
+                                CrossvalConfig(folds=r.opts.folds), executor=r.executor)
         report.heldout_gate = heldout.summary()
     else:  # gate off (--folds 0): every lesson is kept, as mined
         heldout = CrossvalReport(kept=load_lessons(r.con), runs=len(r.mined_runs))

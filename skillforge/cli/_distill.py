@@ -79,6 +79,13 @@ def distill(
     sources: Annotated[str | None, typer.Option(
         "--from", help="Also harvest these hosts' own session folders first (comma-separated: "
         "claude-code, codex, gemini-cli, copilot-cli, opencode, cursor; see `harvest`).")] = None,
+    executor: Annotated[str, typer.Option(
+        "--executor", help="Where the held-out gate's fold miners and the LLM calls run: "
+        "local (this process) or ray (tasks on a Ray cluster; needs the ray extra). The "
+        "lessons are the same.")] = "local",
+    ray_address: Annotated[str | None, typer.Option(
+        "--ray-address", help="With --executor ray: the cluster to connect to (HOST:PORT, "
+        "ray://HOST:PORT or auto; default $RAY_ADDRESS, else a local Ray instance).")] = None,
     json_out: JsonOpt = False,
     home: HomeOpt = None,
 ) -> int:
@@ -108,6 +115,8 @@ def distill(
         pdi_threshold=pdi_threshold,
         strict=strict,
         folds=folds,
+        executor=executor,
+        ray_address=ray_address,
     )
     if json_out:
         typer.echo(

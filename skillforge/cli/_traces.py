@@ -154,14 +154,38 @@ def traces_show(
 
 @traces_app.command("export")
 def traces_export(
-    out: Annotated[Path, typer.Argument(help="JSONL file to write (skillforge native format).")],
+    out: Annotated[Path, typer.Argument(
+        help="JSONL file to write (skillforge native format); with --parquet, a new folder.")],
+    parquet: Annotated[bool, typer.Option(
+        "--parquet", help="Write Hive-partitioned Parquet (trajectories/ and steps/, by "
+        "source format and hash bucket) for DuckDB and other machines; `skillforge ingest "
+        "OUT` reads it back.")] = False,
+    buckets: Annotated[int, typer.Option(
+        "--buckets", help="With --parquet: hash buckets of trajectory ids per format.")] = 16,
+    json_out: JsonOpt = False,
     home: HomeOpt = None,
 ) -> None:
-    """Write every trajectory in the store as skillforge JSONL."""
-    from skillforge.store import connect, iter_trajectories
-    from skillforge.traces.native import dump_line
+    """Write the trajectories as skillforge JSONL, or as Parquet partitions.
+
+    With --parquet: trajectories/ and steps/ under OUT, partitioned by source format and
+    hash bucket, and a manifest; DuckDB reads them with read_parquet(..., hive_partitioning
+    = true), and `skillforge ingest OUT` reads them back into a store.
+    """
+    from skillforge.store import connect
 
     con = connect(settings_for(home).db_path, read_only=True)
+    if parquet:
+        from skillforge.store.parquet import export_parquet
+
+        try:
+            rep = export_parquet(con, out, buckets=buckets)
+        finally:
+            con.close()
+        typer.echo(json.dumps(rep.to_dict(), indent=2) if json_out else rep.summary())
+        return
+    from skillforge.store import iter_trajectories
+    from skillforge.traces.native import dump_line
+
     n = 0
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -171,4 +195,5 @@ def traces_export(
                 n += 1
     finally:
         con.close()
-    typer.echo(f"wrote {n} trajectories to {out}")
+    typer.echo(json.dumps({"path": str(out), "trajectories": n}) if json_out
+               else f"wrote {n} trajectories to {out}")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -136,6 +136,31 @@ class ResponseCache:
                 self.con.execute(insert, row)
             if self._keys is not None:
                 self._keys.add(key)
+
+    def add_rows(self, rows: Sequence[Sequence[Any]]) -> int:
+        """Store ``llm_cache`` rows another cache wrote (a Ray worker's); keys it lacks only.
+
+        Returns how many were added.
+        """
+        with self.lock:
+            self._load_keys()
+            keys = [r[0] for r in rows]
+            have = self._keys if self._keys is not None else {k for (k,) in self.con.execute(
+                "SELECT key FROM llm_cache WHERE key IN (SELECT unnest(?::VARCHAR[]))",
+                [keys]).fetchall()}
+            new = {r[0]: list(r) for r in rows if r[0] not in have}
+            if new:
+                self.con.executemany("INSERT INTO llm_cache VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                     list(new.values()))
+                if self._keys is not None:
+                    self._keys.update(new)
+        return len(new)
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """Every stored row, as :meth:`add_rows` takes them."""
+        with self.lock:
+            return self.con.execute("SELECT key, model, request, response, input_tokens, "
+                                    "output_tokens, created_at FROM llm_cache").fetchall()
 
     def count(self) -> int:
         """Number of cached answers."""

@@ -300,6 +300,22 @@ class LLMClient:
     def _left(self) -> float | None:
         return None if self._deadline is None else self._deadline - time.monotonic()
 
+    def remaining_s(self) -> float | None:
+        """Seconds left before the run's deadline (None: no deadline)."""
+        return self._left()
+
+    def add_usage(self, other: LLMUsage) -> None:
+        """Count another client's work (one that ran elsewhere for this run) as this one's."""
+        u = self.usage
+        for name in ("calls", "cache_hits", "retries", "repairs", "input_tokens",
+                     "output_tokens", "secrets_redacted"):
+            setattr(u, name, getattr(u, name) + getattr(other, name))
+        for kind, n in other.errors.items():
+            u.errors[kind] = u.errors.get(kind, 0) + n
+        u.breaker_open = u.breaker_open or other.breaker_open
+        u.deadline_hit = u.deadline_hit or other.deadline_hit
+        self.budget.settle(0, other.input_tokens + other.output_tokens)
+
     def _deadline_error(self) -> DeadlineExceeded:
         self.usage.deadline_hit = True
         return DeadlineExceeded(f"the run's LLM deadline ({self.settings.deadline_s:g}s) "

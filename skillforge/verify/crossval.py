@@ -51,6 +51,7 @@ from skillforge.analyze._mine_index import Run
 from skillforge.analyze._mine_stats import bh_qvalues
 from skillforge.analyze.claims import Tally, claim_key, claim_of, patterns_for, tally
 from skillforge.analyze.model import Lesson
+from skillforge.executors import Executor, LocalExecutor
 
 __all__ = ["CrossvalConfig", "CrossvalReport", "Rejected", "crossval_gate", "fold_tasks",
            "heldout_clause", "judge"]
@@ -166,11 +167,14 @@ def statement_text(les: Lesson, claim: dict[str, Any]) -> str:
 
 def judge(lessons: Sequence[Lesson], runs: Sequence[Run],
           mine: Callable[[list[Run], frozenset[str]], list[Lesson]],
-          cfg: CrossvalConfig | None = None) -> CrossvalReport:
+          cfg: CrossvalConfig | None = None, *,
+          executor: Executor | None = None) -> CrossvalReport:
     """Run the k-fold miner and the gates over ``lessons`` mined from ``runs``.
 
     ``mine(train_runs, patterns)`` mines a fold's training runs with those pattern families
-    (the ones that produced a lesson still in the running)."""
+    (the ones that produced a lesson still in the running). ``executor`` runs the folds'
+    miners (``skillforge.executors``; default: one after the other in this process); with
+    Ray, ``mine`` and the runs are pickled."""
     cfg = cfg or CrossvalConfig()
     runs = list(runs)
     rep = CrossvalReport(runs=len(runs), labeled=sum(r.success is not None for r in runs))
@@ -199,14 +203,14 @@ def judge(lessons: Sequence[Lesson], runs: Sequence[Run],
     pooled: dict[str, Tally] = {}
     mined_in: dict[str, int] = {}
     if k >= 2 and wanted:
-        for f in range(k):
-            train = [r for r in runs if folds[_task(r)] != f]
-            test = [r for r in runs if folds[_task(r)] == f]
+        # the k fold miners are independent: the executor runs them (here, or on Ray)
+        fold_of = [folds[_task(r)] for r in runs]
+        per_fold = (executor or LocalExecutor()).map(
+            _fold_claims, (mine, runs, fold_of, frozenset(wanted)), range(k))
+        for f, claims in enumerate(per_fold):
+            test = [r for r, g in zip(runs, fold_of, strict=True) if g == f]
             seen: set[str] = set()
-            for les in mine(train, frozenset(wanted)):
-                claim = claim_of(les.meta)
-                if claim is None:
-                    continue
+            for claim in claims:
                 key = _key(claim)
                 if key in seen:
                     continue
@@ -294,11 +298,24 @@ def _heldout_gate(workflow: bool, h: Tally, q: float, cfg: CrossvalConfig) -> tu
     return ("", "")
 
 
-def crossval_gate(lessons: Sequence[Lesson], runs: Sequence[Run],
-                  cfg: CrossvalConfig | None = None) -> CrossvalReport:
-    """:func:`judge` with the offline miner as the per-fold miner."""
+def _fold_claims(shared: tuple[Callable[[list[Run], frozenset[str]], list[Lesson]], list[Run],
+                                list[int], frozenset[str]], f: int) -> list[dict[str, Any]]:
+    """The claims the miner finds on every fold but ``f`` (one executor piece)."""
+    mine, runs, fold_of, patterns = shared
+    train = [r for r, g in zip(runs, fold_of, strict=True) if g != f]
+    return [c for les in mine(train, patterns) if (c := claim_of(les.meta)) is not None]
+
+
+def offline_mine(train: list[Run], patterns: frozenset[str]) -> list[Lesson]:
+    """The offline miner on a fold's training runs, with only these pattern families."""
     from skillforge.analyze._mine_common import MinerSettings
     from skillforge.analyze.miner import collect_stats
 
-    return judge(lessons, runs, lambda train, pats: collect_stats(
-        train, settings=MinerSettings(patterns=pats)).lessons, cfg)
+    return collect_stats(train, settings=MinerSettings(patterns=patterns)).lessons
+
+
+def crossval_gate(lessons: Sequence[Lesson], runs: Sequence[Run],
+                  cfg: CrossvalConfig | None = None, *,
+                  executor: Executor | None = None) -> CrossvalReport:
+    """:func:`judge` with the offline miner as the per-fold miner."""
+    return judge(lessons, runs, offline_mine, cfg, executor=executor)
