@@ -25,6 +25,7 @@ from skillforge.traces import (
     BesideLabel,
     Rendering,
     Signal,
+    Source,
     Trajectory,
     apply_labels,
     build_label_index,
@@ -145,6 +146,20 @@ class IngestOutcomes:
             self._take(t, lab)
             return
         self.source.setdefault(t.id, None)
+
+    def plain_file(self, path: Path, root: Path | None) -> bool:
+        """Whether :meth:`label` and :meth:`note` do no more for a labelled trajectory of
+        this file, whose meta names no session nor report, than :meth:`labelled_in_file`:
+        no label of any kind to apply, and the file in no Harbor trial folder."""
+        if self.labels or self.index.files:
+            return False
+        probe_t = Trajectory(source=Source(format="skillforge", file=str(path)))
+        return self.index.trial_label(probe_t) is None and rendering_key(probe_t, root) is None
+
+    def labelled_in_file(self, traj_id: str) -> None:
+        """What :meth:`label` and :meth:`note` do for such a trajectory (see
+        :meth:`plain_file`): remember that its label came with it."""
+        self.source.setdefault(traj_id, FROM_FILE)
 
     def _take(self, t: Trajectory, lab: BesideLabel) -> None:
         t.outcome = lab.outcome()

@@ -126,10 +126,9 @@ class ChunkResult:
 def _work(args: tuple[str, int, int, int, bool, dict[str, Any], str]) -> ChunkResult:
     import gc
 
-    from pydantic import ValidationError
-
     from skillforge.store.trajectories import arrow_batch
-    from skillforge.traces import Redactor, Source, Trajectory, apply_labels
+    from skillforge.traces import Redactor, Trajectory, apply_labels
+    from skillforge.traces.native import parse_line
     from skillforge.traces.redact import prepare_for_store
 
     gc.disable()  # acyclic objects only; the worker exits or takes the next chunk
@@ -140,21 +139,18 @@ def _work(args: tuple[str, int, int, int, bool, dict[str, Any], str]) -> ChunkRe
     redactor = Redactor()
     trajs: list[Trajectory] = []
     problems: list[tuple[int, str]] = []
-    for k, raw in enumerate(data.split(b"\n")):
+    parts = data.split(b"\n")
+    for k, raw in enumerate(parts):
         if not raw.strip():
             continue
         lineno = first_line + k
-        try:
-            t = Trajectory.model_validate_json(raw)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            if err["type"] == "json_invalid":
-                problems.append((lineno, f"invalid JSON ({err['msg']})"))
-            else:
-                loc = ".".join(str(p) for p in err["loc"]) or "line"
-                problems.append((lineno, f"not a skillforge trajectory: {loc}: {err['msg']}"))
+        # with its newline, as reading the file line by line gives it (pydantic's messages
+        # count lines and columns in it)
+        got = parse_line(raw + b"\n" if k < len(parts) - 1 else raw, path, lineno)
+        if isinstance(got, str):
+            problems.append((lineno, got))
             continue
-        t.source = Source(format="skillforge", file=path, line=lineno, record=t.source.record)
+        t = got
         content, fixed_id = prepare_for_store(t, t.content_json(), redactor, redact=redact)
         t.finalize(content)
         if fixed_id:

@@ -11,14 +11,16 @@ from typing import Any
 
 import duckdb
 
+from skillforge._ingest_batch import Batch
 from skillforge._ingest_outcomes import IngestOutcomes, OutcomeSummary
 from skillforge._ingest_seen import SeenFiles
 from skillforge._native_parallel import ParallelIngest, ingest_native_files, parallel_groups
+from skillforge._native_sql import NativeSQL, fast_native, seq_of
 from skillforge._perf import fewer_gc_passes
 from skillforge.errors import UsageError
 from skillforge.progress import progress
 from skillforge.settings import Settings
-from skillforge.store import RunRecord, connect, home_lock, save_run, write_trajectories
+from skillforge.store import RunRecord, connect, home_lock, save_run
 from skillforge.traces import (
     Problem,
     ReadContext,
@@ -30,7 +32,8 @@ from skillforge.traces import (
     probe,
     rendering_key,
 )
-from skillforge.traces.redact import prepare_for_store, warn_unredacted
+from skillforge.traces.native import parse_line
+from skillforge.traces.redact import holds_secret, prepare_for_store, warn_unredacted
 
 BATCH_STEPS = 50_000
 # Files with these endings are expected to hold traces: if they cannot be read, that is a
@@ -244,114 +247,178 @@ def ingest_into(
     seen = SeenFiles.load(con, redact=do_redact,
                           enabled=not labels and not extras.index.files)
     with fewer_gc_passes():
-        batch: list[Trajectory] = []
-        batch_steps = 0
+        batch = Batch(con, run.id)
+        fast: NativeSQL | None = None
 
         def flush() -> None:
-            nonlocal batch, batch_steps
-            added, dup = write_trajectories(con, batch, run_id=run.id)
+            added, dup = batch.flush()
             report.added += added
             report.duplicates += dup
-            batch, batch_steps = [], 0
+            if fast is not None:
+                fast.release(batch.last_seq)
+
+        def take(t: Trajectory, root: Path | None, seq: int) -> None:
+            """One trajectory a reader gave: redacted, finalized, labelled, batched."""
+            content, fixed_id = prepare_for_store(t, t.content_json(), redactor,
+                                                  redact=do_redact)
+            t.finalize(content)
+            if fixed_id:
+                t.id = fixed_id  # the id its redacted copy has: no duplicate rows
+            extras.label(t, root)
+            extras.note(t, root)
+            batch.add(seq, t)
+            count(t.id, len(t.steps), t.source.format)
+            if batch.steps >= BATCH_STEPS:
+                flush()
+
+        def count(traj_id: str, steps: int, fmt_name: str) -> None:
+            report.steps += steps
+            report.trajectory_ids.append(traj_id)
+            report.formats[fmt_name] = report.formats.get(fmt_name, 0) + 1
 
         total_bytes = sum(f.stat().st_size for f in files) or 1
-        # workers when the total work is worth it: one large native file, or many small ones
         unchanged = {str(f): w for f in files if (w := seen.unchanged(f)) is not None}
+        candidates = [f for f in files if not (is_sidecar(f, sidecars) or extras.is_label_file(f)
+                                               or is_ignorable(f) or str(f) in unchanged)]
+        # skillforge JSONL goes through DuckDB's JSON reader when nothing but the file's own
+        # outcome labels it (see _native_sql); DuckDB's threads read it on every core
+        wanted = set(candidates)
+        fast_files = {str(f): n for n, f in enumerate(files) if f in wanted
+                      and fast_native(f, extras, _root_of(f, roots))}
+        if fast_files:
+            fast = NativeSQL(con, [(n, Path(f)) for f, n in fast_files.items()])
+        # workers when the total work is worth it: one large native file, or many small ones
         par_first = {str(g[0]): g for g in parallel_groups(
-            [f for f in files if not (is_sidecar(f, sidecars) or extras.is_label_file(f)
-                                      or is_ignorable(f) or str(f) in unchanged)],
-            _is_native)}
+            candidates, lambda f: str(f) not in fast_files and _is_native(f))}
         par_done: dict[str, ParallelIngest] = {}
-        with progress("ingest", total_bytes, enabled=show_progress) as bar:
-            for f in files:
-                size = f.stat().st_size
-                if is_sidecar(f, sidecars) or extras.is_label_file(f):
-                    report.sidecars += 1
-                    bar.advance(size)
-                    continue
-                if is_ignorable(f):
-                    report.ignored_files.append(str(f))
-                    bar.advance(size)
-                    continue
-                report.files += 1
-                before = len(report.problems)
-                ctx = ReadContext(
-                    report=report.problems.append, labels=label_map, root=_root_of(f, roots)
-                )
-                bar.describe(f"ingest {f.name[:40]}")
-                was = unchanged.get(str(f))
-                if was is not None:  # what parsing it again would report: all duplicates
-                    report.duplicates += len(was.ids)
-                    report.steps += was.steps
-                    report.trajectory_ids += was.ids
-                    report.files_ok += 1
-                    if was.format:
-                        report.formats[was.format] = (
-                            report.formats.get(was.format, 0) + len(was.ids))
-                    bar.advance(size)
-                    continue
-                if str(f) in par_first:  # the first of a run of native files worth workers
-                    flush()  # keep the store in file order
-                    par_done.update(ingest_native_files(
-                        con, par_first[str(f)], redact=do_redact, labels=label_map,
-                        run_id=run.id))
-                par = par_done.pop(str(f), None)
-                if par is not None:
-                    report.problems += [Problem(str(f), why, line) for line, why in par.problems]
-                    report.added += par.added
-                    report.duplicates += par.duplicates
-                    report.steps += par.steps
-                    report.trajectory_ids += par.ids
-                    for kind, c in par.redactions.items():
-                        redactor.counts[kind] = redactor.counts.get(kind, 0) + c
-                    if par.trajectories and not par.problems:
-                        seen.remember(f, par.ids, par.steps, "skillforge")
-                    if par.trajectories:
+        try:
+            with progress("ingest", total_bytes, enabled=show_progress) as bar:
+                for file_no, f in enumerate(files):
+                    size = f.stat().st_size
+                    if is_sidecar(f, sidecars) or extras.is_label_file(f):
+                        report.sidecars += 1
+                        bar.advance(size)
+                        continue
+                    if is_ignorable(f):
+                        report.ignored_files.append(str(f))
+                        bar.advance(size)
+                        continue
+                    report.files += 1
+                    before = len(report.problems)
+                    ctx = ReadContext(
+                        report=report.problems.append, labels=label_map,
+                        root=_root_of(f, roots)
+                    )
+                    bar.describe(f"ingest {f.name[:40]}")
+                    was = unchanged.get(str(f))
+                    if was is not None:  # what parsing it again would report: all duplicates
+                        report.duplicates += len(was.ids)
+                        report.steps += was.steps
+                        report.trajectory_ids += was.ids
                         report.files_ok += 1
-                        report.formats["skillforge"] = (
-                            report.formats.get("skillforge", 0) + par.trajectories)
+                        if was.format:
+                            report.formats[was.format] = (
+                                report.formats.get(was.format, 0) + len(was.ids))
+                        bar.advance(size)
+                        continue
+                    if str(f) in par_first:  # the first of a run of native files worth workers
+                        flush()  # keep the store in file order
+                        par_done.update(ingest_native_files(
+                            con, par_first[str(f)], redact=do_redact, labels=label_map,
+                            run_id=run.id))
+                    par = par_done.pop(str(f), None)
+                    if par is not None:
+                        report.problems += [Problem(str(f), why, line)
+                                            for line, why in par.problems]
+                        report.added += par.added
+                        report.duplicates += par.duplicates
+                        report.steps += par.steps
+                        report.trajectory_ids += par.ids
+                        for kind, c in par.redactions.items():
+                            redactor.counts[kind] = redactor.counts.get(kind, 0) + c
+                        if par.trajectories and not par.problems:
+                            seen.remember(f, par.ids, par.steps, "skillforge")
+                        if par.trajectories:
+                            report.files_ok += 1
+                            report.formats["skillforge"] = (
+                                report.formats.get("skillforge", 0) + par.trajectories)
+                        else:
+                            report.skipped_files.append(str(f))
+                        bar.advance(size)
+                        continue
+                    n_file = 0
+                    file_ids: list[str] = []
+                    file_steps = 0
+                    file_formats: set[str] = set()
+                    plain = True  # no run of it joins a group of renderings across files
+                    if fast is not None and str(f) in fast_files:
+                        name: str | None = "skillforge"
+                        trajs: Iterator[Trajectory] = iter(())
+                        for unit, ln in fast.lines(file_no):
+                            seq = seq_of(file_no, ln.lineno)
+                            obj: Trajectory | None = None
+                            if ln.fast and ln.needs_object:  # bookkeeping or detectors
+                                got = parse_line(ln.raw, str(f), ln.lineno)
+                                if isinstance(got, Trajectory) and got.finalize().id == ln.id \
+                                        and not (ln.check and holds_secret(got)):
+                                    obj = got
+                                else:  # a secret, or not what the SQL read: the Python path
+                                    ln.fast = False
+                            if ln.fast:
+                                if obj is not None:
+                                    extras.label(obj, ctx.root)
+                                    extras.note(obj, ctx.root)
+                                    plain = plain and rendering_key(obj, ctx.root) is None
+                                else:
+                                    extras.labelled_in_file(ln.id)
+                                batch.add_row(unit, seq, ln.id, ln.steps)
+                                count(ln.id, ln.steps, "skillforge")
+                                if batch.steps >= BATCH_STEPS:
+                                    flush()
+                                traj_id, n_steps = ln.id, ln.steps
+                            else:
+                                if not ln.raw.strip():
+                                    continue
+                                got = parse_line(ln.raw, str(f), ln.lineno)
+                                if isinstance(got, str):
+                                    ctx.problem(f, got, ln.lineno)
+                                    continue
+                                if not got.steps:  # as traces.read_path reports it
+                                    ctx.problem(f, f"{got.source.record or 'record'} holds no "
+                                                "usable steps (fields of the wrong types?)",
+                                                ln.lineno)
+                                    continue
+                                take(got, ctx.root, seq)
+                                plain = plain and rendering_key(got, ctx.root) is None
+                                traj_id, n_steps = got.id, len(got.steps)
+                            file_ids.append(traj_id)
+                            file_steps += n_steps
+                            file_formats.add("skillforge")
+                            n_file += 1
                     else:
+                        name, trajs = read_file(f, ctx)
+                    for t in trajs:
+                        take(t, ctx.root, seq_of(file_no, n_file + 1))
+                        file_ids.append(t.id)
+                        file_steps += len(t.steps)
+                        file_formats.add(t.source.format)
+                        plain = plain and rendering_key(t, ctx.root) is None
+                        n_file += 1
+                    if name and n_file and plain and len(report.problems) == before:
+                        seen.remember(f, file_ids, file_steps,
+                                      next(iter(file_formats)) if len(file_formats) == 1
+                                      else None)
+                    if name and n_file:
+                        report.files_ok += 1
+                    elif name and len(report.problems) == before:
+                        report.problems.append(Problem(str(f), "no trajectories in file"))
+                    if n_file == 0:
                         report.skipped_files.append(str(f))
                     bar.advance(size)
-                    continue
-                name, trajs = read_file(f, ctx)
-                n_file = 0
-                file_ids: list[str] = []
-                file_steps = 0
-                file_formats: set[str] = set()
-                plain = True  # no run of it joins a group of renderings across files
-                for t in trajs:
-                    content, fixed_id = prepare_for_store(t, t.content_json(), redactor,
-                                                          redact=do_redact)
-                    t.finalize(content)
-                    if fixed_id:
-                        t.id = fixed_id  # the id its redacted copy has: no duplicate rows
-                    extras.label(t, ctx.root)
-                    extras.note(t, ctx.root)
-                    batch.append(t)
-                    batch_steps += len(t.steps)
-                    report.steps += len(t.steps)
-                    report.trajectory_ids.append(t.id)
-                    file_ids.append(t.id)
-                    file_steps += len(t.steps)
-                    file_formats.add(t.source.format)
-                    plain = plain and rendering_key(t, ctx.root) is None
-                    n_file += 1
-                    fmt_name = t.source.format
-                    report.formats[fmt_name] = report.formats.get(fmt_name, 0) + 1
-                    if batch_steps >= BATCH_STEPS:
-                        flush()
-                if name and n_file and plain and len(report.problems) == before:
-                    seen.remember(f, file_ids, file_steps,
-                                  next(iter(file_formats)) if len(file_formats) == 1 else None)
-                if name and n_file:
-                    report.files_ok += 1
-                elif name and len(report.problems) == before:
-                    report.problems.append(Problem(str(f), "no trajectories in file"))
-                if n_file == 0:
-                    report.skipped_files.append(str(f))
-                bar.advance(size)
-        flush()
+            flush()
+        finally:
+            if fast is not None:
+                fast.close()
         extras.finish(con, report, run.id)
         seen.save(con, run.id)
         report.trajectories = len(report.trajectory_ids)

@@ -1,8 +1,13 @@
-"""Large skillforge JSONL files are ingested by worker processes: same store, same report."""
+"""Large skillforge JSONL files are ingested by worker processes: same store, same report.
+
+Workers take native files that DuckDB does not read (``_native_sql``: labels to apply, say);
+these tests turn DuckDB's path off to compare the workers with the Python path in one process.
+"""
 
 import json
 
 import skillforge._native_parallel as par
+import skillforge._native_sql as native_sql
 from skillforge import ingest
 from skillforge.settings import Settings
 from skillforge.store import connect
@@ -40,6 +45,7 @@ def _dump(settings):
 
 
 def test_parallel_ingest_matches_the_single_process_path(tmp_path, monkeypatch):
+    monkeypatch.setattr(native_sql, "ENABLED", False)
     f = tmp_path / "runs.jsonl"
     _file(f)
     serial = Settings.load(tmp_path / "serial")
@@ -83,6 +89,7 @@ def test_many_small_files_go_to_one_pool_by_total_size(tmp_path, monkeypatch):
 
     ing = importlib.import_module("skillforge.ingest")  # the module (the package's name is
     # the function)
+    monkeypatch.setattr(native_sql, "ENABLED", False)
 
     folder = tmp_path / "runs"
     folder.mkdir()

@@ -9,6 +9,7 @@ import os
 from conftest import TAU_AIRLINE, need_shared
 
 from skillforge import ingest
+from skillforge._native_sql import NativeSQL
 from skillforge.settings import Settings
 from skillforge.store import connect
 from skillforge.traces import Source, Step, Trajectory
@@ -32,14 +33,21 @@ def _native(path, n, start=0):
 
 
 def _count_reads(monkeypatch):
+    """The names of the files ingest parses: by the readers or by DuckDB (native JSONL)."""
     reads: list[str] = []
     real = ING.read_file
+    real_parse = NativeSQL._parse
 
     def spy(path, ctx):
         reads.append(path.name)
         return real(path, ctx)
 
+    def spy_parse(self, unit):
+        reads.extend(dict.fromkeys(p.path.name for p in unit.pieces))
+        return real_parse(self, unit)
+
     monkeypatch.setattr(ING, "read_file", spy)
+    monkeypatch.setattr(NativeSQL, "_parse", spy_parse)
     return reads
 
 

@@ -89,3 +89,28 @@ def may_hold(blob: bytes, looks_random: Callable[[str, bool], bool]) -> bool:
         _clean.clear()
     _clean.update(p for p in new if len(p) <= _PIECE_MAX)
     return False
+
+
+def sql_prefilter(text: str, entropy_limit: float) -> str:
+    """A DuckDB boolean expression over the SQL string expression ``text`` that is true
+    wherever :func:`may_hold` may say True for the same text: the trigger regex (RE2,
+    case-insensitive), the shape of a URL with a password, and any run of 20+ key
+    characters that mixes upper, lower and digits and whose Shannon entropy (DuckDB's
+    ``entropy`` over its characters) reaches ``entropy_limit``. It is a superset, never the
+    verdict: what it passes goes to :func:`may_hold`, what it does not pass may_hold would
+    pass as clean."""
+    trigger = "(?i)" + PATTERN.pattern.decode()
+    url = _URL_CRED.pattern.decode()
+    mixed = (f"list_filter(regexp_extract_all({text}, '[A-Za-z0-9+/_=-]{{20,}}'), lambda r: "
+             "regexp_matches(r, '[A-Z]') AND regexp_matches(r, '[a-z]') "
+             "AND regexp_matches(r, '[0-9]'))")
+    random_run = ("lambda r: length(rtrim(r, '=')) >= 20 AND "
+                  "list_aggregate(string_split(rtrim(r, '='), ''), 'entropy') > "
+                  f"{entropy_limit - 1e-6!r}")
+    return (f"(regexp_matches({text}, {_sql_str(trigger)}) "
+            f"OR (contains({text}, '://') AND regexp_matches({text}, {_sql_str(url)})) "
+            f"OR len(list_filter({mixed}, {random_run})) > 0)")
+
+
+def _sql_str(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"

@@ -39,17 +39,24 @@ class NativeFormat:
             for lineno, raw in enumerate(fh, 1):
                 if not raw.strip():
                     continue
-                try:
-                    traj = Trajectory.model_validate_json(raw)
-                except ValidationError as exc:
-                    err = exc.errors()[0]
-                    if err["type"] == "json_invalid":
-                        reason = f"invalid JSON ({err['msg']})"
-                    else:
-                        loc = ".".join(str(p) for p in err["loc"]) or "line"
-                        reason = f"not a skillforge trajectory: {loc}: {err['msg']}"
-                    ctx.problem(probe.path, reason, lineno)
+                got = parse_line(raw, file, lineno)
+                if isinstance(got, str):
+                    ctx.problem(probe.path, got, lineno)
                     continue
-                record = traj.source.record
-                traj.source = Source(format=self.name, file=file, line=lineno, record=record)
-                yield traj
+                yield got
+
+
+def parse_line(raw: bytes | str, file: str, lineno: int) -> Trajectory | str:
+    """One line of skillforge JSONL as a Trajectory read from ``file`` at ``lineno``, or the
+    reason it is not one (what ingest reports for that line)."""
+    try:
+        traj = Trajectory.model_validate_json(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        if err["type"] == "json_invalid":
+            return f"invalid JSON ({err['msg']})"
+        loc = ".".join(str(p) for p in err["loc"]) or "line"
+        return f"not a skillforge trajectory: {loc}: {err['msg']}"
+    traj.source = Source(format="skillforge", file=file, line=lineno,
+                         record=traj.source.record)
+    return traj

@@ -31,7 +31,7 @@ from typing import Any, TextIO
 
 import pydantic_core
 
-from skillforge.traces._precheck import may_hold
+from skillforge.traces._precheck import may_hold, sql_prefilter
 from skillforge.traces._secret_plugins import (
     ALL_TRIGGERS,
     BARE_TOKEN,
@@ -40,8 +40,8 @@ from skillforge.traces._secret_plugins import (
 )
 from skillforge.traces.model import Trajectory
 
-__all__ = ["KINDS", "Redactor", "SecretHit", "find_secrets", "redact_messages", "stable_id",
-           "warn_unredacted"]
+__all__ = ["KINDS", "Redactor", "SecretHit", "blob_may_hold", "find_secrets", "holds_secret",
+           "precheck_sql", "redact_messages", "stable_id", "warn_unredacted"]
 
 KINDS = tuple(dict.fromkeys([d.kind for d in DETECTORS] + ["aws-secret-key"]))
 _PRIORITY = {k: i for i, k in enumerate(
@@ -345,6 +345,29 @@ def _blob_may_hold(blob: bytes) -> bool:
     """Whether serialized content may hold a secret: one regex pass over its unseen pieces,
     and its key-like runs scored for randomness (see ``_precheck``)."""
     return may_hold(blob, _looks_random_run)
+
+
+def blob_may_hold(blob: bytes) -> bool:
+    """The pre-check :meth:`Redactor.may_hold_secret` runs on each part of a trajectory
+    (its content JSON; its file name followed by its meta JSON), on one such part."""
+    return _blob_may_hold(blob)
+
+
+def holds_secret(t: Trajectory) -> bool:
+    """Whether :meth:`Redactor.trajectory` changes anything ``t`` stores: its content, meta,
+    file name or record. ``t`` is redacted in place on the way; give it one you can drop."""
+    before = (t.content_json(), pydantic_core.to_json(t.meta, fallback=str), t.source.file,
+              t.source.record)
+    r = Redactor()
+    r.trajectory(t)
+    return r.total > 0 or before != (t.content_json(), pydantic_core.to_json(
+        t.meta, fallback=str), t.source.file, t.source.record)
+
+
+def precheck_sql(text: str) -> str:
+    """A DuckDB expression over the SQL string ``text`` that is true wherever
+    :func:`blob_may_hold` may be true for it (a superset, to run before it in SQL)."""
+    return sql_prefilter(text, float(ENTROPY.entropy_limit))
 
 
 def _looks_random_run(tok: str, bare: bool) -> bool:

@@ -1,0 +1,492 @@
+"""skillforge JSONL read by DuckDB's JSON functions: no Python object per step for most lines.
+
+DuckDB takes a unit of lines (several small files together, or a large file cut at line ends,
+about ``UNIT_BYTES``), decides for each line whether it is exactly what pydantic reads, and for
+those lines builds the content JSON byte for byte as ``Trajectory.content_json`` does, hashes
+it into the id and runs the secret pre-check's patterns over it (RE2); the rows stay in a
+temporary table until :class:`~skillforge._ingest_batch.Batch` inserts them with SQL.
+
+A line takes the Python path (``traces.native.parse_line``, the pre-check, the redactor: what
+every line took before) whenever DuckDB cannot show that pydantic reads it the same way:
+
+* JSON pydantic rejects and DuckDB accepts (trailing commas, ``nan``), keys pydantic reads
+  differently (a duplicate: pydantic keeps the last, DuckDB the first) or ignores (unknown
+  keys), a value of another JSON type than the model's field (a number for a string, ``"3"``
+  for an int: pydantic may coerce it), a missing required value, a timestamp not in the
+  ``2024-05-20T10:00:00[.ffffff](Z|+hh:mm)`` form, a number out of the store's range, no steps,
+  bytes that are not UTF-8;
+* tool arguments or meta whose JSON text DuckDB may not spell as pydantic-core does (floats,
+  nested objects, control characters): Python re-serializes that value with pydantic-core and
+  keeps the line only when the text is the same (and not nested deeper than pydantic reads);
+* a line whose content, or its file name and meta, the pre-check's patterns match: the
+  pre-check itself (:func:`~skillforge.traces.redact.blob_may_hold`) decides on the same
+  bytes, and a line it says may hold a secret is redacted by the Python path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from array import array
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pydantic_core
+
+if TYPE_CHECKING:
+    from skillforge._ingest_outcomes import IngestOutcomes
+
+ENABLED = True  # False: every line takes the Python path (what tests compare against)
+
+UNIT_BYTES = 16 << 20
+BATCH_ROWS = 4096  # lines per Arrow record batch: DuckDB scans batches in parallel
+MAX_VALUE_DEPTH = 190  # tool arguments / meta nested deeper go the Python way (pydantic: ~200)
+_ROLES = ("system", "user", "assistant", "tool", "environment")
+_KINDS = ("message", "thought", "tool_call", "observation", "error", "final")
+_TYPED = {
+    "schema": "VARCHAR", "id": "VARCHAR",
+    "source": {"format": "VARCHAR", "file": "VARCHAR", "line": "HUGEINT", "record": "VARCHAR"},
+    "task_id": "VARCHAR", "task": "VARCHAR", "agent": "VARCHAR", "model": "VARCHAR",
+    "attempt": "HUGEINT",
+    "outcome": {"success": "BOOLEAN", "reward": "DOUBLE", "detail": "VARCHAR"},
+    "steps": [{"index": "HUGEINT", "role": "VARCHAR", "kind": "VARCHAR", "text": "VARCHAR",
+               "tool_name": "VARCHAR", "tool_args": "JSON", "call_id": "VARCHAR",
+               "is_error": "BOOLEAN", "timestamp": "VARCHAR", "tokens": "HUGEINT"}],
+    "usage": {"input_tokens": "HUGEINT", "output_tokens": "HUGEINT", "cost": "DOUBLE"},
+    "started_at": "VARCHAR", "ended_at": "VARCHAR", "meta": "JSON",
+}
+_STR = r'"(?:[^"\\]|\\.)*"'
+_FLAT = r"\{(?:S:(?:S|-?(?:0|[1-9][0-9]*)|true|false|null)(?:,S:(?:S|-?(?:0|[1-9][0-9]*)|true|" \
+        r"false|null))*)?\}".replace("S", _STR)
+# control characters DuckDB escapes in upper case (pydantic-core: lower case)
+_UPPER = ("000B", "000E", "000F", "001A", "001B", "001C", "001D", "001E", "001F")
+_UPPER_ESC = r"\\u00(?:0[BEF]|1[A-F])"
+_TS = (r"(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-[0-9]{2}-[0-9]{2}"
+       r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?"
+       r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])")
+
+
+def _q(s: str) -> str:
+    """A SQL string literal."""
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _ts_ok(x: str) -> str:
+    return f"(regexp_full_match({x}, {_q(_TS)}) AND TRY_CAST({x} AS TIMESTAMPTZ) IS NOT NULL)"
+
+
+def _simple(x: str) -> str:
+    """True when DuckDB's text of a JSON object is surely pydantic-core's: flat, no
+    duplicate keys, only strings, integers, booleans and nulls, no upper-case escapes."""
+    return (f"(regexp_full_match({x}, {_q(_FLAT)}) AND NOT regexp_matches({x}, {_q(_UPPER_ESC)})"
+            f" AND len(list_distinct(json_keys({x}))) = len(json_keys({x})))")
+
+
+def _content(t: str) -> str:
+    """``Trajectory.content_json`` as DuckDB text (before the upper-case escape fix)."""
+    step = ("lambda s: '[' || to_json(s.role) || ',' || to_json(s.kind) || ',' || "
+            "to_json(s.text) || ',' || coalesce(to_json(s.tool_name), 'null') || ',' || "
+            "coalesce(s.tool_args::VARCHAR, 'null') || ',' || "
+            "coalesce(to_json(s.call_id), 'null') || ',' || "
+            "CASE WHEN s.is_error THEN 'true' ELSE 'false' END || ']'")
+    return (f"'[' || to_json(coalesce({t}.task_id, '')) || ',' || "
+            f"to_json(coalesce({t}.task, '')) || ',[' || "
+            f"coalesce(array_to_string(list_transform({t}.steps, {step}), ','), '') || ']]'")
+
+
+def _opt(key: str, value: str) -> str:
+    """``,"key":value`` when the value is not NULL (pydantic's exclude_none), else ''."""
+    return f"coalesce(',\"{key}\":' || {value}, '')"
+
+
+def _line(t: str) -> str:
+    """The line ``traces.native.dump_line`` writes for the values DuckDB read, NULL when a
+    field it always writes is missing. A line equal to it holds no duplicate or unknown key,
+    no value of another type, no null, no blank space: pydantic reads the same values."""
+    step = ("lambda s: '{\"index\":' || s.index::VARCHAR || ',\"role\":' || to_json(s.role)"
+            " || ',\"kind\":' || to_json(s.kind) || ',\"text\":' || to_json(s.text) || "
+            + " || ".join([_opt("tool_name", "to_json(s.tool_name)"),
+                           _opt("tool_args", "s.tool_args::VARCHAR"),
+                           _opt("call_id", "to_json(s.call_id)")])
+            + " || ',\"is_error\":' || s.is_error::VARCHAR || "
+            + " || ".join([_opt("timestamp", "to_json(s.timestamp)"),
+                           _opt("tokens", "s.tokens::VARCHAR")]) + " || '}'")
+    return " || ".join([
+        f"'{{\"schema\":' || to_json({t}.schema) || ',\"id\":' || to_json({t}.id)",
+        f"',\"source\":{{\"format\":' || to_json({t}.source.format)",
+        f"',\"file\":' || to_json({t}.source.file)",
+        _opt("line", f"{t}.source.line::VARCHAR"), _opt("record", f"to_json({t}.source.record)"),
+        "'}'", _opt("task_id", f"to_json({t}.task_id)"),
+        f"',\"task\":' || to_json({t}.task)", _opt("agent", f"to_json({t}.agent)"),
+        _opt("model", f"to_json({t}.model)"), _opt("attempt", f"{t}.attempt::VARCHAR"),
+        f"',\"outcome\":{{' || concat_ws(',', '\"success\":' || {t}.outcome.success::VARCHAR, "
+        f"'\"reward\":' || {t}.outcome.reward::VARCHAR, "
+        f"'\"detail\":' || to_json({t}.outcome.detail)) || '}}'",
+        f"',\"steps\":[' || array_to_string(list_transform({t}.steps, {step}), ',') || ']'",
+        f"',\"usage\":{{' || concat_ws(',', "
+        f"'\"input_tokens\":' || {t}.usage.input_tokens::VARCHAR, "
+        f"'\"output_tokens\":' || {t}.usage.output_tokens::VARCHAR, "
+        f"'\"cost\":' || {t}.usage.cost::VARCHAR) || '}}'",
+        _opt("started_at", f"to_json({t}.started_at)"), _opt("ended_at", f"to_json({t}.ended_at)"),
+        f"',\"meta\":' || {t}.meta::VARCHAR || '}}'",
+    ])
+
+
+def _lower_escapes(x: str) -> str:
+    """DuckDB's JSON text with the control-character escapes pydantic-core writes."""
+    out = x
+    for u in _UPPER:
+        out = f"replace({out}, '\\u{u}', '\\u{u.lower()}')"
+    return f"CASE WHEN regexp_matches({x}, {_q(_UPPER_ESC)}) THEN {out} ELSE {x} END"
+
+
+def _same_line(raw: str, line: str) -> str:
+    """``raw`` (a line as read, maybe with its newline) is ``line``; compared in place."""
+    return (f"(starts_with({raw}, {line}) AND (strlen({raw}) = strlen({line}) OR "
+            f"(strlen({raw}) = strlen({line}) + 1 AND ends_with({raw}, chr(10)))))")
+
+
+def _unit_sql(table: str, precheck: Any, checked_json: bool) -> str:
+    """The statement that stages one unit's lines (``_sf_lines``) in ``table``.
+
+    ``checked_json``: lines that are not valid JSON are left out first (without it, a single
+    one makes DuckDB fail the whole statement; the caller retries with it)."""
+    steps_ok = (
+        "coalesce(list_bool_and(list_transform(t.steps, lambda s: "
+        f"s.role IN ({', '.join(map(_q, _ROLES))}) "
+        f"AND s.kind IN ({', '.join(map(_q, _KINDS))}) "
+        "AND (s.tool_args IS NULL OR json_type(s.tool_args) = 'OBJECT') "
+        "AND (s.tokens IS NULL OR s.tokens BETWEEN -2147483648 AND 2147483647) "
+        f"AND (s.timestamp IS NULL OR {_ts_ok('s.timestamp')}))), false)")
+    values_ok = " AND ".join([
+        steps_ok, "len(t.steps) > 0",
+        "(t.attempt IS NULL OR t.attempt BETWEEN -2147483648 AND 2147483647)",
+        "(t.outcome.reward IS NULL OR isfinite(t.outcome.reward))",
+        "(t.usage.cost IS NULL OR isfinite(t.usage.cost))",
+        "(t.usage.input_tokens IS NULL OR t.usage.input_tokens "
+        "BETWEEN -9223372036854775808 AND 9223372036854775807)",
+        "(t.usage.output_tokens IS NULL OR t.usage.output_tokens "
+        "BETWEEN -9223372036854775808 AND 9223372036854775807)",
+        f"(t.started_at IS NULL OR {_ts_ok('t.started_at')})",
+        f"(t.ended_at IS NULL OR {_ts_ok('t.ended_at')})",
+        "json_type(t.meta) = 'OBJECT'",
+    ])
+    ts_list = "list_transform(t.steps, lambda s: TRY_CAST(s.timestamp AS TIMESTAMPTZ))"
+    where = "WHERE json_valid(raw)" if checked_json else ""
+    return f"""
+CREATE OR REPLACE TEMP TABLE {table} AS
+WITH parsed AS (
+  SELECT seq, file_no, lineno, raw, json_transform(raw, {_q(json.dumps(_TYPED))}) AS t
+  FROM _sf_lines {where}
+), built AS MATERIALIZED (
+  SELECT p.seq, p.file_no, p.lineno, p.t, f.path, p.raw,
+    {_line('p.t')} AS line, coalesce({values_ok}, false) AS values_ok,
+    {_content('p.t')} AS content,
+    coalesce(list_bool_and(list_transform(p.t.steps,
+      lambda s: s.tool_args IS NULL OR {_simple('s.tool_args')})), true)
+      AND (p.t.meta::VARCHAR = '{{}}' OR {_simple('p.t.meta')}) AS simple
+  FROM parsed p JOIN _sf_files f USING (file_no)
+), judged AS (
+  SELECT * EXCLUDE (raw, line, values_ok),
+    coalesce(values_ok AND {_same_line('raw', _lower_escapes('line'))}, false) AS good
+  FROM built
+), decided AS (
+  SELECT *, good AND (NOT simple OR regexp_matches(content, {_q(_UPPER_ESC)})
+            OR {precheck('content')}
+            OR (t.meta::VARCHAR <> '{{}}' AND {precheck('(path || t.meta::VARCHAR)')}))
+            AS verify
+  FROM judged
+)
+SELECT seq, file_no, lineno, good AS fast, verify,
+  CASE WHEN verify THEN content END AS content,
+  CASE WHEN good THEN left(sha256(content), 32) END AS id, path,
+  t.source.record AS source_record, t.task_id, coalesce(t.task, '') AS task, t.agent,
+  t.model, TRY_CAST(t.attempt AS INTEGER) AS attempt, t.outcome.success AS success,
+  t.outcome.reward AS reward, coalesce(t.outcome.detail, '') AS outcome_detail,
+  len(t.steps)::INTEGER AS n_steps,
+  TRY_CAST(t.usage.input_tokens AS BIGINT) AS input_tokens,
+  TRY_CAST(t.usage.output_tokens AS BIGINT) AS output_tokens, t.usage.cost AS cost,
+  coalesce(TRY_CAST(t.started_at AS TIMESTAMPTZ), list_min({ts_list})) AS started_at,
+  coalesce(TRY_CAST(t.ended_at AS TIMESTAMPTZ), list_max({ts_list})) AS ended_at,
+  CASE WHEN t.meta::VARCHAR <> '{{}}' THEN t.meta::VARCHAR END AS meta,
+  coalesce(contains(t.meta::VARCHAR, '"session_id"') OR contains(t.meta::VARCHAR, '"report"')
+    OR contains(t.meta::VARCHAR, '"reward_file"'), false) AS meta_keys,
+  t.steps AS steps
+FROM decided"""
+
+
+@dataclass
+class Piece:
+    """Lines ``[start, end)`` (bytes) of one file, the first of them numbered ``first_line``."""
+
+    path: Path
+    file_no: int
+    start: int
+    end: int
+    first_line: int
+
+
+@dataclass
+class Line:
+    """One line of a file as the fast path left it. A ``fast`` line is staged in DuckDB
+    (``id``, ``steps``; ``labelled``: its outcome is known); ``check``: the pre-check says
+    it may hold a secret, so the detectors must find none in it before it is kept;
+    ``needs_object``: ingest's bookkeeping needs the Trajectory (unlabeled, or meta naming a
+    session or a report). A line not ``fast`` takes the Python path (``raw``)."""
+
+    lineno: int
+    raw: bytes
+    fast: bool = False
+    id: str = ""
+    steps: int = 0
+    labelled: bool = False
+    check: bool = False
+    needs_object: bool = False
+
+
+@dataclass
+class Unit:
+    """One DuckDB pass over pieces of files; its table holds the staged rows."""
+
+    number: int
+    pieces: list[Piece]
+    table: str = ""
+    lines: dict[int, list[Line]] = field(default_factory=dict)  # by file_no
+    open_files: set[int] = field(default_factory=set)
+    last_seq: int = -1
+    dropped: bool = False
+
+
+def fast_native(path: Path, extras: IngestOutcomes, root: Path | None) -> bool:
+    """Whether a file goes the fast way: skillforge JSONL that ``traces.read_path`` hands to
+    the native reader as it is, with no label to apply to its runs and in no Harbor trial
+    folder (``extras.plain_file``), and whose name the pre-check passes (the name is stored
+    with each run, redacted when it may hold a secret)."""
+    if not ENABLED:
+        return False
+    from skillforge.traces import detect, probe
+    from skillforge.traces.redact import blob_may_hold
+
+    pr = probe(path)
+    if pr.container in ("unreadable", "empty", "binary") or pr.error or (
+            pr.encoding and pr.encoding != "utf-8"):
+        return False
+    fmt = detect(pr)
+    return (fmt is not None and fmt.name == "skillforge" and extras.plain_file(path, root)
+            and not blob_may_hold(str(path).encode()))
+
+
+def seq_of(file_no: int, position: int) -> int:
+    """The order of a trajectory in the ingest: its file, then its line (or record)."""
+    return (file_no << 32) | position
+
+
+def plan_units(files: Sequence[tuple[int, Path]], unit_bytes: int = UNIT_BYTES) -> list[Unit]:
+    """Pieces of about ``unit_bytes`` in file order: small files share a unit, a large file
+    is cut after a newline into several."""
+    units: list[Unit] = []
+    cur: list[Piece] = []
+    size = 0
+    for file_no, path in files:
+        total = path.stat().st_size
+        start, line = 0, 1
+        with path.open("rb") as fh:
+            while start < total:
+                end = total
+                if start + max(unit_bytes - size, 1) < total:
+                    fh.seek(start + max(unit_bytes - size, 1))
+                    fh.readline()
+                    end = fh.tell()
+                fh.seek(start)
+                n_lines = fh.read(end - start).count(b"\n")
+                cur.append(Piece(path, file_no, start, end, line))
+                size += end - start
+                start, line = end, line + n_lines
+                if size >= unit_bytes:
+                    units.append(Unit(len(units), cur))
+                    cur, size = [], 0
+    if cur:
+        units.append(Unit(len(units), cur))
+    return units
+
+
+class NativeSQL:
+    """The fast path over the native files of one ingest, unit by unit, in file order."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, files: Sequence[tuple[int, Path]],
+                 unit_bytes: int = UNIT_BYTES):
+        from skillforge.traces.redact import precheck_sql
+
+        self.con = con
+        self.units = plan_units(files, unit_bytes)
+        self.unit_of: dict[int, list[Unit]] = {}
+        for u in self.units:
+            for p in u.pieces:
+                self.unit_of.setdefault(p.file_no, [])
+                if u not in self.unit_of[p.file_no]:
+                    self.unit_of[p.file_no].append(u)
+                u.open_files.add(p.file_no)
+        self.sql = _unit_sql("{table}", precheck_sql, checked_json=False)
+        self.sql_checked = _unit_sql("{table}", precheck_sql, checked_json=True)
+
+    def lines(self, file_no: int) -> Iterator[tuple[Unit, Line]]:
+        """Every line of a file (blank ones too), in order, with the unit that staged it."""
+        for u in self.unit_of.get(file_no, []):
+            if not u.table:
+                self._parse(u)
+            yield from ((u, ln) for ln in u.lines.pop(file_no, []))
+            u.open_files.discard(file_no)
+
+    def release(self, flushed_seq: int) -> None:
+        """Drop the tables of units whose files are read and whose rows are all written."""
+        for u in self.units:
+            if u.table and not u.dropped and not u.open_files and u.last_seq <= flushed_seq:
+                self.con.execute(f"DROP TABLE IF EXISTS {u.table}")
+                u.dropped = True
+
+    def close(self) -> None:
+        """Drop every table still held."""
+        self.release(1 << 62)
+
+    def _parse(self, u: Unit) -> None:
+        import pyarrow as pa
+
+        batches: list[pa.RecordBatch] = []
+        for p in u.pieces:
+            with p.path.open("rb") as fh:
+                fh.seek(p.start)
+                data = fh.read(p.end - p.start)
+            raw = data.split(b"\n")
+            if raw and raw[-1] == b"":
+                raw.pop()
+            # each line as iterating the file gives it: with its newline (pydantic's error
+            # messages count lines and columns in it)
+            lines = [Line(p.first_line + k, r + b"\n") for k, r in enumerate(raw)]
+            if raw and not data.endswith(b"\n"):
+                lines[-1].raw = raw[-1]
+            u.lines.setdefault(p.file_no, []).extend(lines)
+            if lines:
+                u.last_seq = seq_of(p.file_no, lines[-1].lineno)
+            try:
+                data.decode("utf-8")
+                sendable = [(ln, 0) for ln in lines]
+                arr = _string_array(pa, raw, data)
+            except UnicodeDecodeError:  # only the lines that are UTF-8 go to DuckDB
+                sendable = []
+                for ln in lines:
+                    try:
+                        ln.raw.decode("utf-8")
+                        sendable.append((ln, 0))
+                    except UnicodeDecodeError:
+                        continue
+                arr = pa.array([ln.raw for ln, _ in sendable], pa.binary()).cast(pa.string())
+            nos = pa.array([seq_of(p.file_no, ln.lineno) for ln, _ in sendable], pa.int64())
+            linenos = pa.array([ln.lineno for ln, _ in sendable], pa.int32())
+            fnos = pa.array([p.file_no] * len(sendable), pa.int32())
+            for a in range(0, len(sendable), BATCH_ROWS):
+                batches.append(pa.record_batch(
+                    [nos[a:a + BATCH_ROWS], fnos[a:a + BATCH_ROWS],
+                     linenos[a:a + BATCH_ROWS], arr[a:a + BATCH_ROWS]],
+                    names=["seq", "file_no", "lineno", "raw"]))
+        schema = pa.schema([("seq", pa.int64()), ("file_no", pa.int32()),
+                            ("lineno", pa.int32()), ("raw", pa.string())])
+        lines_tab = pa.Table.from_batches(batches, schema=schema)
+        paths = {p.file_no: str(p.path) for p in u.pieces}
+        files_tab = pa.table({"file_no": pa.array(list(paths), pa.int32()),
+                              "path": pa.array(list(paths.values()), pa.string())})
+        u.table = f"_sf_unit_{u.number}"
+        con = self.con
+        con.register("_sf_lines", lines_tab)
+        con.register("_sf_files", files_tab)
+        try:
+            try:
+                con.execute(self.sql.replace("{table}", u.table))
+            except duckdb.Error:  # a line that is not JSON: leave such lines out first
+                con.execute(self.sql_checked.replace("{table}", u.table))
+        finally:
+            con.unregister("_sf_lines")
+            con.unregister("_sf_files")
+        check = self._verify(u)
+        by_seq = {seq_of(fno, ln.lineno): ln for fno, lns in u.lines.items() for ln in lns}
+        for seq, i, steps, labelled, needs in con.execute(
+                f"SELECT seq, id, n_steps, success IS NOT NULL, meta_keys FROM {u.table} "
+                "WHERE fast").fetchall():
+            ln = by_seq[seq]
+            ln.fast, ln.id, ln.steps, ln.labelled = True, i, steps, labelled
+            ln.check = seq in check
+            ln.needs_object = needs or not labelled or ln.check
+
+    def _verify(self, u: Unit) -> set[int]:
+        """Python's verdict on the lines the SQL could not settle: values pydantic-core may
+        spell differently (a line is left to the Python path unless they are spelled the
+        same), and lines the pre-check's patterns match (the pre-check decides; the lines
+        that may hold a secret are returned: the detectors look at them)."""
+        from skillforge.traces.redact import blob_may_hold
+
+        rejected: list[int] = []
+        fixed: list[tuple[int, str]] = []
+        check: set[int] = set()
+        rows = self.con.execute(
+            f"SELECT seq, content, path, meta, list_transform(steps, lambda s: s.tool_args) "
+            f"FROM {u.table} WHERE verify").fetchall()
+        for seq, content, path, meta, args in rows:
+            if not all(a is None or _canonical(a) for a in args) or (
+                    meta is not None and not _canonical(meta)):
+                rejected.append(seq)
+                continue
+            blob = content.encode()
+            if "\\u00" in content:  # DuckDB's upper-case escapes: pydantic-core's spelling
+                canon = pydantic_core.to_json(pydantic_core.from_json(blob))
+                if canon != blob:
+                    blob = canon
+                    fixed.append((seq, hashlib.sha256(blob).hexdigest()[:32]))
+            extra = path.encode() + (meta.encode() if meta is not None else b"")
+            if blob_may_hold(blob) or (meta is not None and blob_may_hold(extra)):
+                check.add(seq)
+        if rejected:
+            self.con.execute(f"UPDATE {u.table} SET fast = false "
+                             "WHERE seq IN (SELECT unnest(?::BIGINT[]))", [rejected])
+        if fixed:
+            self.con.execute(
+                f"UPDATE {u.table} SET id = f.id FROM (SELECT unnest(?::BIGINT[]) AS seq, "
+                "unnest(?::VARCHAR[]) AS id) f WHERE {t}.seq = f.seq".replace("{t}", u.table),
+                [[s for s, _ in fixed], [i for _, i in fixed]])
+        return check
+
+
+def _string_array(pa: Any, raw: list[bytes], data: bytes) -> Any:
+    """The lines of ``data`` as an Arrow string array over its own buffer (no copy); each
+    but the last keeps its newline, which JSON reads as blank space."""
+    offs = array("i", [0])
+    offs.extend(itertools.accumulate(len(r) + 1 for r in raw))
+    offs[-1] = min(offs[-1], len(data))
+    return pa.StringArray.from_buffers(len(raw), pa.py_buffer(offs), pa.py_buffer(data))
+
+
+def _canonical(text: str) -> bool:
+    """Whether pydantic-core reads this JSON object and writes it back as the same text,
+    and it is shallow enough for pydantic to read inside a trajectory line."""
+    if text.count("[") + text.count("{") > MAX_VALUE_DEPTH and _depth(text) > MAX_VALUE_DEPTH:
+        return False
+    try:
+        return bool(pydantic_core.to_json(pydantic_core.from_json(text)) == text.encode())
+    except ValueError:
+        return False
+
+
+def _depth(text: str) -> int:
+    """How deep arrays and objects nest in a JSON text (strings skipped)."""
+    import re
+
+    depth = best = 0
+    for ch in re.sub(r'"(?:[^"\\]|\\.)*"', "", text):
+        if ch in "[{":
+            depth += 1
+            best = max(best, depth)
+        elif ch in "]}":
+            depth -= 1
+    return best
