@@ -75,9 +75,8 @@ class RunFeatures:
 def run_features(run: Run) -> RunFeatures:
     """Every contrast feature of a run with the calls that show it first (computed once per
     run: the held-out gate mines the same runs again for each fold)."""
-    cached = run.features
-    if cached is not None:
-        return cached
+    if run.features is not None:  # (features, shows), shared by runs that show the same
+        return RunFeatures(run, *run.features)
     shows: dict[Feature, tuple[int, ...]] = {}
 
     def add(f: Feature, *calls: Call, user: bool = False) -> None:
@@ -103,9 +102,8 @@ def run_features(run: Run) -> RunFeatures:
             add(_feature("unseen", c.tool, p.replace("[]", "")), c)
         first.setdefault(c.tool, c)
         targets |= c.targets
-    rf = RunFeatures(run, _shared(tuple(shows)), _shared(tuple(shows.values())))
-    run.features = rf
-    return rf
+    run.features = _shared((_shared(tuple(shows)), _shared(tuple(shows.values()))))
+    return RunFeatures(run, *run.features)
 
 
 def _describe(f: Feature) -> str:

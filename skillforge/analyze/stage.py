@@ -48,6 +48,7 @@ def analyze_stage(r: DistillRun) -> None:
         report.notes.append(report.heldout_gate)
     r.heldout = heldout
     r.lessons = heldout.kept
+    r.mined_runs.clear()  # nothing after the gate reads them: later stages reuse the memory
     report.rejected_lessons = [
         f"{x.gate}: {x.lesson.title} ({x.lesson.capability}): {x.reason}"
         for x in heldout.rejected]

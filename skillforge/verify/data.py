@@ -14,6 +14,7 @@ are statistics over the whole family and cite only a few examples of it.
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -58,6 +59,12 @@ class CitedStep:
     tool_name: str | None
     text: str
     success: bool | None
+
+
+def _shared_tokens(counts: Counter[str]) -> Counter[str]:
+    """The same counts in the same order, each token one string shared by every run (most of
+    a run's counts are words every run uses: one copy each, not one per run)."""
+    return Counter({sys.intern(w): n for w, n in counts.items()})
 
 
 def _task_key(task_id: str | None, task: str | None) -> str | None:
@@ -117,8 +124,8 @@ class VerifyData:
             "FROM trajectories").fetchall()
         for tid, task_id, task, attempt, started, file, line, success in rows:
             order = (attempt is None, attempt or 0, started is None,
-                     started.isoformat() if started is not None else "", file or "", line or 0,
-                     tid)
+                     started.isoformat() if started is not None else "",
+                     sys.intern(file or ""), line or 0, tid)
             r = RunTexts(tid, _task_key(task_id, task), order, success)
             self.runs[tid] = r
             if r.task is not None:
@@ -168,9 +175,9 @@ class VerifyData:
         r = self.runs.get(tid)
         if r is None:
             return
-        r.exec = token_counts("\n".join(ex))
-        r.plan = token_counts("\n".join(pl))
-        r.obs = token_counts("\n".join(ob))
+        r.exec = _shared_tokens(token_counts("\n".join(ex)))
+        r.plan = _shared_tokens(token_counts("\n".join(pl)))
+        r.obs = _shared_tokens(token_counts("\n".join(ob)))
         r.errors = frozenset(errs)
 
     def _load_steps(self, con: duckdb.DuckDBPyConnection, keys: set[tuple[str, int]]) -> None:
