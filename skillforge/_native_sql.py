@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 ENABLED = True  # False: every line takes the Python path (what tests compare against)
 
-UNIT_BYTES = 16 << 20
+UNIT_BYTES = 8 << 20
 BATCH_ROWS = 4096  # lines per Arrow record batch: DuckDB scans batches in parallel
 MAX_VALUE_DEPTH = 190  # tool arguments / meta nested deeper go the Python way (pydantic: ~200)
 _ROLES = ("system", "user", "assistant", "tool", "environment")
@@ -87,15 +87,16 @@ def _simple(x: str) -> str:
 
 
 def _content(t: str) -> str:
-    """``Trajectory.content_json`` as DuckDB text (before the upper-case escape fix)."""
-    step = ("lambda s: '[' || to_json(s.role) || ',' || to_json(s.kind) || ',' || "
-            "to_json(s.text) || ',' || coalesce(to_json(s.tool_name), 'null') || ',' || "
-            "coalesce(s.tool_args::VARCHAR, 'null') || ',' || "
-            "coalesce(to_json(s.call_id), 'null') || ',' || "
-            "CASE WHEN s.is_error THEN 'true' ELSE 'false' END || ']'")
-    return (f"'[' || to_json(coalesce({t}.task_id, '')) || ',' || "
-            f"to_json(coalesce({t}.task, '')) || ',[' || "
-            f"coalesce(array_to_string(list_transform({t}.steps, {step}), ','), '') || ']]'")
+    """``Trajectory.content_json`` as DuckDB text (before the upper-case escape fix); one
+    ``concat`` per string, so no piece is copied twice (a NULL field reads as '': such a row
+    is not ``good`` and its content is never used)."""
+    step = ("lambda s: concat('[', to_json(s.role), ',', to_json(s.kind), ',', "
+            "to_json(s.text), ',', coalesce(to_json(s.tool_name), 'null'), ',', "
+            "coalesce(s.tool_args::VARCHAR, 'null'), ',', coalesce(to_json(s.call_id), 'null'), "
+            "',', CASE WHEN s.is_error THEN 'true' ELSE 'false' END, ']')")
+    return (f"concat('[', to_json(coalesce({t}.task_id, '')), ',', "
+            f"to_json(coalesce({t}.task, '')), ',[', "
+            f"array_to_string(list_transform({t}.steps, {step}), ','), ']]')")
 
 
 def _opt(key: str, value: str) -> str:
@@ -104,36 +105,38 @@ def _opt(key: str, value: str) -> str:
 
 
 def _line(t: str) -> str:
-    """The line ``traces.native.dump_line`` writes for the values DuckDB read, NULL when a
-    field it always writes is missing. A line equal to it holds no duplicate or unknown key,
+    """The line ``traces.native.dump_line`` writes for the values DuckDB read. A field it
+    always writes that DuckDB found missing reads as '' after its key, which is not JSON:
+    such a recon never equals a line. A line equal to it holds no duplicate or unknown key,
     no value of another type, no null, no blank space: pydantic reads the same values."""
-    step = ("lambda s: '{\"index\":' || s.index::VARCHAR || ',\"role\":' || to_json(s.role)"
-            " || ',\"kind\":' || to_json(s.kind) || ',\"text\":' || to_json(s.text) || "
-            + " || ".join([_opt("tool_name", "to_json(s.tool_name)"),
-                           _opt("tool_args", "s.tool_args::VARCHAR"),
-                           _opt("call_id", "to_json(s.call_id)")])
-            + " || ',\"is_error\":' || s.is_error::VARCHAR || "
-            + " || ".join([_opt("timestamp", "to_json(s.timestamp)"),
-                           _opt("tokens", "s.tokens::VARCHAR")]) + " || '}'")
-    return " || ".join([
-        f"'{{\"schema\":' || to_json({t}.schema) || ',\"id\":' || to_json({t}.id)",
-        f"',\"source\":{{\"format\":' || to_json({t}.source.format)",
-        f"',\"file\":' || to_json({t}.source.file)",
+    step = ("lambda s: concat('{\"index\":', s.index::VARCHAR, ',\"role\":', to_json(s.role), "
+            "',\"kind\":', to_json(s.kind), ',\"text\":', to_json(s.text), "
+            + ", ".join([_opt("tool_name", "to_json(s.tool_name)"),
+                         _opt("tool_args", "s.tool_args::VARCHAR"),
+                         _opt("call_id", "to_json(s.call_id)")])
+            + ", ',\"is_error\":', s.is_error::VARCHAR, "
+            + ", ".join([_opt("timestamp", "to_json(s.timestamp)"),
+                         _opt("tokens", "s.tokens::VARCHAR")]) + ", '}')")
+    return "concat(" + ", ".join([
+        "'{\"schema\":'", f"to_json({t}.schema)", "',\"id\":'", f"to_json({t}.id)",
+        "',\"source\":{\"format\":'", f"to_json({t}.source.format)",
+        "',\"file\":'", f"to_json({t}.source.file)",
         _opt("line", f"{t}.source.line::VARCHAR"), _opt("record", f"to_json({t}.source.record)"),
         "'}'", _opt("task_id", f"to_json({t}.task_id)"),
-        f"',\"task\":' || to_json({t}.task)", _opt("agent", f"to_json({t}.agent)"),
+        "',\"task\":'", f"to_json({t}.task)", _opt("agent", f"to_json({t}.agent)"),
         _opt("model", f"to_json({t}.model)"), _opt("attempt", f"{t}.attempt::VARCHAR"),
-        f"',\"outcome\":{{' || concat_ws(',', '\"success\":' || {t}.outcome.success::VARCHAR, "
+        "',\"outcome\":{'",
+        f"concat_ws(',', '\"success\":' || {t}.outcome.success::VARCHAR, "
         f"'\"reward\":' || {t}.outcome.reward::VARCHAR, "
-        f"'\"detail\":' || to_json({t}.outcome.detail)) || '}}'",
-        f"',\"steps\":[' || array_to_string(list_transform({t}.steps, {step}), ',') || ']'",
-        f"',\"usage\":{{' || concat_ws(',', "
-        f"'\"input_tokens\":' || {t}.usage.input_tokens::VARCHAR, "
+        f"'\"detail\":' || to_json({t}.outcome.detail))",
+        "'},\"steps\":['", f"array_to_string(list_transform({t}.steps, {step}), ',')",
+        "'],\"usage\":{'",
+        f"concat_ws(',', '\"input_tokens\":' || {t}.usage.input_tokens::VARCHAR, "
         f"'\"output_tokens\":' || {t}.usage.output_tokens::VARCHAR, "
-        f"'\"cost\":' || {t}.usage.cost::VARCHAR) || '}}'",
+        f"'\"cost\":' || {t}.usage.cost::VARCHAR)", "'}'",
         _opt("started_at", f"to_json({t}.started_at)"), _opt("ended_at", f"to_json({t}.ended_at)"),
-        f"',\"meta\":' || {t}.meta::VARCHAR || '}}'",
-    ])
+        "',\"meta\":'", f"{t}.meta::VARCHAR", "'}'",
+    ]) + ")"
 
 
 def _lower_escapes(x: str) -> str:
@@ -285,9 +288,10 @@ def seq_of(file_no: int, position: int) -> int:
     return (file_no << 32) | position
 
 
-def plan_units(files: Sequence[tuple[int, Path]], unit_bytes: int = UNIT_BYTES) -> list[Unit]:
-    """Pieces of about ``unit_bytes`` in file order: small files share a unit, a large file
-    is cut after a newline into several."""
+def plan_units(files: Sequence[tuple[int, Path]], unit_bytes: int | None = None) -> list[Unit]:
+    """Pieces of about ``unit_bytes`` (``UNIT_BYTES``) in file order: small files share a
+    unit, a large file is cut after a newline into several."""
+    unit_bytes = unit_bytes or UNIT_BYTES
     units: list[Unit] = []
     cur: list[Piece] = []
     size = 0
@@ -318,7 +322,7 @@ class NativeSQL:
     """The fast path over the native files of one ingest, unit by unit, in file order."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, files: Sequence[tuple[int, Path]],
-                 unit_bytes: int = UNIT_BYTES):
+                 unit_bytes: int | None = None):
         from skillforge.traces.redact import precheck_sql
 
         self.con = con
