@@ -271,8 +271,7 @@ def fast_native(path: Path, extras: IngestOutcomes, root: Path | None) -> bool:
     with each run, redacted when it may hold a secret)."""
     if not ENABLED:
         return False
-    from skillforge.traces import detect, probe
-    from skillforge.traces.redact import blob_may_hold
+    from skillforge.traces import blob_may_hold, detect, probe
 
     pr = probe(path)
     if pr.container in ("unreadable", "empty", "binary") or pr.error or (
@@ -323,7 +322,7 @@ class NativeSQL:
 
     def __init__(self, con: duckdb.DuckDBPyConnection, files: Sequence[tuple[int, Path]],
                  unit_bytes: int | None = None):
-        from skillforge.traces.redact import precheck_sql
+        from skillforge.traces import precheck_sql
 
         self.con = con
         self.units = plan_units(files, unit_bytes)
@@ -429,7 +428,7 @@ class NativeSQL:
         spell differently (a line is left to the Python path unless they are spelled the
         same), and lines the pre-check's patterns match (the pre-check decides; the lines
         that may hold a secret are returned: the detectors look at them)."""
-        from skillforge.traces.redact import blob_may_hold
+        from skillforge.traces import blob_may_hold
 
         rejected: list[int] = []
         fixed: list[tuple[int, str]] = []

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -24,7 +24,6 @@ from skillforge.store import RunRecord, connect, home_lock, save_run
 from skillforge.traces import (
     Problem,
     ReadContext,
-    Redactor,
     Trajectory,
     detect,
     formats,
@@ -33,7 +32,9 @@ from skillforge.traces import (
     rendering_key,
 )
 from skillforge.traces.native import parse_line
-from skillforge.traces.redact import holds_secret, prepare_for_store, warn_unredacted
+
+if TYPE_CHECKING:
+    from skillforge.traces.redact import Redactor
 
 BATCH_STEPS = 50_000
 # Files with these endings are expected to hold traces: if they cannot be read, that is a
@@ -180,6 +181,12 @@ def _is_native(path: Path) -> bool:
     return fmt is not None and fmt.name == "skillforge"
 
 
+def _holds_secret(t: Trajectory) -> bool:
+    from skillforge.traces.redact import holds_secret
+
+    return holds_secret(t)
+
+
 def read_file(path: Path, ctx: ReadContext) -> tuple[str | None, Iterator[Trajectory]]:
     """Detect a file's format and return ``(format name, trajectories)``; None when unknown."""
     from skillforge.traces._read import read_path
@@ -227,8 +234,18 @@ def ingest_into(
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
     label_map = load_labels(Path(labels)) if labels else {}
     do_redact = settings.redact if redact is None else redact
-    redactor = Redactor()
+    made: list[Redactor] = []  # made when first needed: the detectors take a while to load
+
+    def redactor() -> Redactor:
+        if not made:
+            from skillforge.traces.redact import Redactor
+
+            made.append(Redactor())
+        return made[0]
+
     if not do_redact:
+        from skillforge.traces.redact import warn_unredacted
+
         warn_unredacted(str(settings.db_path))
     run = RunRecord(
         kind="ingest",
@@ -259,7 +276,9 @@ def ingest_into(
 
         def take(t: Trajectory, root: Path | None, seq: int) -> None:
             """One trajectory a reader gave: redacted, finalized, labelled, batched."""
-            content, fixed_id = prepare_for_store(t, t.content_json(), redactor,
+            from skillforge.traces.redact import prepare_for_store
+
+            content, fixed_id = prepare_for_store(t, t.content_json(), redactor(),
                                                   redact=do_redact)
             t.finalize(content)
             if fixed_id:
@@ -335,7 +354,7 @@ def ingest_into(
                         report.steps += par.steps
                         report.trajectory_ids += par.ids
                         for kind, c in par.redactions.items():
-                            redactor.counts[kind] = redactor.counts.get(kind, 0) + c
+                            redactor().counts[kind] = redactor().counts.get(kind, 0) + c
                         if par.trajectories and not par.problems:
                             seen.remember(f, par.ids, par.steps, "skillforge")
                         if par.trajectories:
@@ -360,7 +379,7 @@ def ingest_into(
                             if ln.fast and ln.needs_object:  # bookkeeping or detectors
                                 got = parse_line(ln.raw, str(f), ln.lineno)
                                 if isinstance(got, Trajectory) and got.finalize().id == ln.id \
-                                        and not (ln.check and holds_secret(got)):
+                                        and not (ln.check and _holds_secret(got)):
                                     obj = got
                                 else:  # a secret, or not what the SQL read: the Python path
                                     ln.fast = False
@@ -422,7 +441,7 @@ def ingest_into(
         extras.finish(con, report, run.id)
         seen.save(con, run.id)
         report.trajectories = len(report.trajectory_ids)
-        report.redactions = dict(redactor.counts)
+        report.redactions = dict(made[0].counts) if made else {}
         report.seconds = time.perf_counter() - t0
         run.status = "partial" if report.problems else "ok"
         run.counts = {

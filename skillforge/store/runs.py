@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
+import pydantic_core
 from pydantic import BaseModel, Field
 
 RUN_SCHEMA_VERSION = 1
@@ -33,9 +34,13 @@ class RunRecord(BaseModel):
 
 def save_run(con: duckdb.DuckDBPyConnection, run: RunRecord) -> None:
     """Insert or replace the run's row (secrets in paths, errors and notes redacted)."""
-    from skillforge.traces.redact import Redactor
+    from skillforge.traces import blob_may_hold
 
-    d = Redactor().value(run.model_dump(mode="json"))
+    d = run.model_dump(mode="json")
+    if blob_may_hold(pydantic_core.to_json(d)):  # the detectors only when the pre-check says
+        from skillforge.traces.redact import Redactor
+
+        d = Redactor().value(d)
     con.execute("DELETE FROM runs WHERE id = ?", [run.id])
     con.execute(
         "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

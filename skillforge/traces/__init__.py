@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from skillforge.traces._beside import BesideLabel, LabelIndex, build_label_index
 from skillforge.traces._io import Probe, probe
+from skillforge.traces._precheck import blob_may_hold, precheck_sql
 from skillforge.traces._registry import (
     Problem,
     ReadContext,
@@ -40,10 +41,12 @@ __all__ = [
     "Trajectory",
     "Usage",
     "apply_labels",
+    "blob_may_hold",
     "build_label_index",
     "detect",
     "formats",
     "load_labels",
+    "precheck_sql",
     "probe",
     "register_format",
     "rendering_key",

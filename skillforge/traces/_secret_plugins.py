@@ -38,6 +38,8 @@ from detect_secrets.plugins.sendgrid import SendGridDetector
 from detect_secrets.plugins.slack import SlackDetector
 from detect_secrets.plugins.stripe import StripeDetector
 
+from skillforge.traces._precheck import BLOB_TRIGGERS, ENTROPY_LIMIT
+
 
 class AnthropicKeyDetector(RegexBasedDetector):
     """Anthropic API and admin keys (``sk-ant-...``)."""
@@ -166,18 +168,10 @@ DETECTORS: tuple[Detector, ...] = (
              token=False),
 )
 
-ENTROPY = Base64HighEntropyString(limit=4.5)
+ENTROPY = Base64HighEntropyString(limit=ENTROPY_LIMIT)
 ALL_TRIGGERS = tuple(sorted({t for d in DETECTORS if d.kind != "high-entropy"
                              for t in d.triggers}))
-# The cheap test a whole serialized trajectory goes through first (most hold no secret):
-# fewer, shorter stems, each implied by some detector's triggers, so it costs about as much
-# as the old hand-written pattern list did; "://" is replaced by the shape of a URL with a
-# password, since plain URLs are everywhere.
-BLOB_TRIGGERS = ("private key", "putty-user", "sk-", "akia", "asia", "aws", "ghp_", "gho_",
-                 "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "gldt-", "glrt-", "xox",
-                 "hooks.slack", "k_live_", "k_test_", "aiza", "hf_", "sg.", "pypi-", "eyj",
-                 "bearer", "passw", "_pass", "dbpass", "pwd", "secret", "_key", "apikey",
-                 "authkey", "privkey", "privatekey", "contrase", "_token", "-token",
-                 "accesstoken", "authtoken", "accountkey")
+# BLOB_TRIGGERS (the pre-check's stems, imported above) must each be implied by some
+# detector's triggers; see _precheck.
 ALL_TRIGGERS_B = tuple(t.encode() for t in BLOB_TRIGGERS)
 URL_CRED_B = re.compile(rb"://[^\s/:@\"'\\]+:[^\s/@\"'\\]+@")

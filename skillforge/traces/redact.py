@@ -31,7 +31,7 @@ from typing import Any, TextIO
 
 import pydantic_core
 
-from skillforge.traces._precheck import may_hold, sql_prefilter
+from skillforge.traces._precheck import blob_may_hold, may_hold, precheck_sql
 from skillforge.traces._secret_plugins import (
     ALL_TRIGGERS,
     BARE_TOKEN,
@@ -347,12 +347,6 @@ def _blob_may_hold(blob: bytes) -> bool:
     return may_hold(blob, _looks_random_run)
 
 
-def blob_may_hold(blob: bytes) -> bool:
-    """The pre-check :meth:`Redactor.may_hold_secret` runs on each part of a trajectory
-    (its content JSON; its file name followed by its meta JSON), on one such part."""
-    return _blob_may_hold(blob)
-
-
 def holds_secret(t: Trajectory) -> bool:
     """Whether :meth:`Redactor.trajectory` changes anything ``t`` stores: its content, meta,
     file name or record. ``t`` is redacted in place on the way; give it one you can drop."""
@@ -362,12 +356,6 @@ def holds_secret(t: Trajectory) -> bool:
     r.trajectory(t)
     return r.total > 0 or before != (t.content_json(), pydantic_core.to_json(
         t.meta, fallback=str), t.source.file, t.source.record)
-
-
-def precheck_sql(text: str) -> str:
-    """A DuckDB expression over the SQL string ``text`` that is true wherever
-    :func:`blob_may_hold` may be true for it (a superset, to run before it in SQL)."""
-    return sql_prefilter(text, float(ENTROPY.entropy_limit))
 
 
 def _looks_random_run(tok: str, bare: bool) -> bool:
