@@ -28,8 +28,10 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 from array import array
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,7 +45,8 @@ if TYPE_CHECKING:
 ENABLED = True  # False: every line takes the Python path (what tests compare against)
 
 UNIT_BYTES = 8 << 20
-BATCH_ROWS = 4096  # lines per Arrow record batch: DuckDB scans batches in parallel
+STAGE = "_sf_stage"  # the in-memory database the units are staged in
+BATCH_ROWS = 256  # lines per Arrow record batch: DuckDB reads batches on all its threads
 MAX_VALUE_DEPTH = 190  # tool arguments / meta nested deeper go the Python way (pydantic: ~200)
 _ROLES = ("system", "user", "assistant", "tool", "environment")
 _KINDS = ("message", "thought", "tool_call", "observation", "error", "final")
@@ -181,7 +184,7 @@ def _unit_sql(table: str, precheck: Any, checked_json: bool) -> str:
     ts_list = "list_transform(t.steps, lambda s: TRY_CAST(s.timestamp AS TIMESTAMPTZ))"
     where = "WHERE json_valid(raw)" if checked_json else ""
     return f"""
-CREATE OR REPLACE TEMP TABLE {table} AS
+CREATE OR REPLACE TABLE {table} AS
 WITH parsed AS (
   SELECT seq, file_no, lineno, raw, json_transform(raw, {_q(json.dumps(_TYPED))}) AS t
   FROM _sf_lines {where}
@@ -318,10 +321,17 @@ def plan_units(files: Sequence[tuple[int, Path]], unit_bytes: int | None = None)
 
 
 class NativeSQL:
-    """The fast path over the native files of one ingest, unit by unit, in file order."""
+    """The fast path over the native files of one ingest, unit by unit, in file order.
+
+    Units are staged in an in-memory database attached to the store's connection
+    (``STAGE``), so that a second connection can stage the next unit while ingest writes the
+    rows of this one: DuckDB reads a unit on one core (its few thousand wide rows make a
+    single task), and the two cores work on two units at once."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, files: Sequence[tuple[int, Path]],
                  unit_bytes: int | None = None):
+        from concurrent.futures import ThreadPoolExecutor
+
         from skillforge.traces import precheck_sql
 
         self.con = con
@@ -335,27 +345,61 @@ class NativeSQL:
                 u.open_files.add(p.file_no)
         self.sql = _unit_sql("{table}", precheck_sql, checked_json=False)
         self.sql_checked = _unit_sql("{table}", precheck_sql, checked_json=True)
+        names = {r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()")
+                 .fetchall()}
+        self.attached = STAGE not in names
+        if self.attached:
+            con.execute(f"ATTACH ':memory:' AS {STAGE}")
+        ahead = len(self.units) > 1 and (os.cpu_count() or 1) >= 2
+        self.pool = ThreadPoolExecutor(max_workers=1) if ahead else None
+        self.cursor = con.cursor() if ahead else None
+        self.pending: dict[int, Future[None]] = {}
 
     def lines(self, file_no: int) -> Iterator[tuple[Unit, Line]]:
         """Every line of a file (blank ones too), in order, with the unit that staged it."""
         for u in self.unit_of.get(file_no, []):
-            if not u.table:
-                self._parse(u)
+            self._ready(u)
+            if self.pool is not None and self.cursor is not None and u.number + 1 < len(
+                    self.units):
+                nxt = self.units[u.number + 1]
+                if not nxt.table and nxt.number not in self.pending:
+                    self.pending[nxt.number] = self.pool.submit(self._parse, nxt, self.cursor)
             yield from ((u, ln) for ln in u.lines.pop(file_no, []))
             u.open_files.discard(file_no)
+
+    def _ready(self, u: Unit) -> None:
+        job = self.pending.pop(u.number, None)
+        if job is not None:
+            job.result()
+        elif not u.table:
+            self._parse(u, self.con)
 
     def release(self, flushed_seq: int) -> None:
         """Drop the tables of units whose files are read and whose rows are all written."""
         for u in self.units:
-            if u.table and not u.dropped and not u.open_files and u.last_seq <= flushed_seq:
+            if u.table and not u.dropped and not u.open_files and u.last_seq <= flushed_seq \
+                    and u.number not in self.pending:
                 self.con.execute(f"DROP TABLE IF EXISTS {u.table}")
                 u.dropped = True
 
     def close(self) -> None:
-        """Drop every table still held."""
-        self.release(1 << 62)
+        """Wait for a unit being staged, drop every table still held, detach the stage."""
+        for job in self.pending.values():
+            job.exception()  # finished, failed or not: its table goes too
+        self.pending.clear()
+        if self.pool is not None:
+            self.pool.shutdown()
+        if self.cursor is not None:
+            self.cursor.close()
+        for u in self.units:
+            if u.table and not u.dropped:
+                self.con.execute(f"DROP TABLE IF EXISTS {u.table}")
+                u.dropped = True
+        if self.attached:
+            self.con.execute(f"DETACH {STAGE}")
 
-    def _parse(self, u: Unit) -> None:
+    def _parse(self, u: Unit, con: duckdb.DuckDBPyConnection) -> None:
+        """Stage the unit's lines in its table (``con``: this thread's connection)."""
         import pyarrow as pa
 
         batches: list[pa.RecordBatch] = []
@@ -401,19 +445,19 @@ class NativeSQL:
         paths = {p.file_no: str(p.path) for p in u.pieces}
         files_tab = pa.table({"file_no": pa.array(list(paths), pa.int32()),
                               "path": pa.array(list(paths.values()), pa.string())})
-        u.table = f"_sf_unit_{u.number}"
-        con = self.con
+        table = f"{STAGE}.unit_{u.number}"
         con.register("_sf_lines", lines_tab)
         con.register("_sf_files", files_tab)
         try:
             try:
-                con.execute(self.sql.replace("{table}", u.table))
+                con.execute(self.sql.replace("{table}", table))
             except duckdb.Error:  # a line that is not JSON: leave such lines out first
-                con.execute(self.sql_checked.replace("{table}", u.table))
+                con.execute(self.sql_checked.replace("{table}", table))
         finally:
             con.unregister("_sf_lines")
             con.unregister("_sf_files")
-        check = self._verify(u)
+        u.table = table
+        check = self._verify(u, con)
         by_seq = {seq_of(fno, ln.lineno): ln for fno, lns in u.lines.items() for ln in lns}
         for seq, i, steps, labelled, needs in con.execute(
                 f"SELECT seq, id, n_steps, success IS NOT NULL, meta_keys FROM {u.table} "
@@ -423,7 +467,7 @@ class NativeSQL:
             ln.check = seq in check
             ln.needs_object = needs or not labelled or ln.check
 
-    def _verify(self, u: Unit) -> set[int]:
+    def _verify(self, u: Unit, con: duckdb.DuckDBPyConnection) -> set[int]:
         """Python's verdict on the lines the SQL could not settle: values pydantic-core may
         spell differently (a line is left to the Python path unless they are spelled the
         same), and lines the pre-check's patterns match (the pre-check decides; the lines
@@ -433,7 +477,7 @@ class NativeSQL:
         rejected: list[int] = []
         fixed: list[tuple[int, str]] = []
         check: set[int] = set()
-        rows = self.con.execute(
+        rows = con.execute(
             f"SELECT seq, content, path, meta, list_transform(steps, lambda s: s.tool_args) "
             f"FROM {u.table} WHERE verify").fetchall()
         for seq, content, path, meta, args in rows:
@@ -451,12 +495,12 @@ class NativeSQL:
             if blob_may_hold(blob) or (meta is not None and blob_may_hold(extra)):
                 check.add(seq)
         if rejected:
-            self.con.execute(f"UPDATE {u.table} SET fast = false "
-                             "WHERE seq IN (SELECT unnest(?::BIGINT[]))", [rejected])
+            con.execute(f"UPDATE {u.table} SET fast = false "
+                        "WHERE seq IN (SELECT unnest(?::BIGINT[]))", [rejected])
         if fixed:
-            self.con.execute(
-                f"UPDATE {u.table} SET id = f.id FROM (SELECT unnest(?::BIGINT[]) AS seq, "
-                "unnest(?::VARCHAR[]) AS id) f WHERE {t}.seq = f.seq".replace("{t}", u.table),
+            con.execute(
+                f"UPDATE {u.table} AS u SET id = f.id FROM (SELECT unnest(?::BIGINT[]) AS seq, "
+                "unnest(?::VARCHAR[]) AS id) f WHERE u.seq = f.seq",
                 [[s for s, _ in fixed], [i for _, i in fixed]])
         return check
 

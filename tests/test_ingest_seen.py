@@ -42,9 +42,9 @@ def _count_reads(monkeypatch):
         reads.append(path.name)
         return real(path, ctx)
 
-    def spy_parse(self, unit):
+    def spy_parse(self, unit, con):
         reads.extend(dict.fromkeys(p.path.name for p in unit.pieces))
-        return real_parse(self, unit)
+        return real_parse(self, unit, con)
 
     monkeypatch.setattr(ING, "read_file", spy)
     monkeypatch.setattr(NativeSQL, "_parse", spy_parse)

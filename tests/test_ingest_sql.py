@@ -338,3 +338,21 @@ def test_a_file_of_bad_lines_reports_them_all(tmp_path, monkeypatch, lines):
     first = [dump_line(_traj(0))]
     rep, _ = _both(monkeypatch, tmp_path, [_write(tmp_path / "in" / "x.jsonl", first + lines)])
     assert rep["problems"]
+
+
+def test_the_stage_is_gone_after_ingest_on_an_open_store(tmp_path, monkeypatch):
+    """distill ingests on its own connection: no staging database or table stays on it."""
+    from skillforge.ingest import ingest_into
+
+    monkeypatch.setattr(native_sql, "UNIT_BYTES", 2000)  # several units: one staged ahead
+    f = _write(tmp_path / "in" / "runs.jsonl", [dump_line(_traj(i)) for i in range(40)])
+    settings = Settings.load(tmp_path / "home")
+    con = connect(settings.db_path)
+    try:
+        rep = ingest_into(con, [f], settings=settings, show_progress=False)
+        dbs = {r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()")
+               .fetchall()}
+        n = con.execute("SELECT count(*) FROM trajectories").fetchone()[0]
+    finally:
+        con.close()
+    assert rep.added == n == 40 and native_sql.STAGE not in dbs
