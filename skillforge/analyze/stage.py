@@ -13,8 +13,16 @@ __all__ = ["analyze_stage", "mine_stage"]
 
 def mine_stage(r: DistillRun) -> None:
     """The offline miner over the whole store (no model, no network)."""
+    import duckdb
+
+    from skillforge._perf import release_memory
     from skillforge.analyze.miner import mine_store
 
+    try:  # the rows just ingested go to disk, and the memory they took back to the system
+        r.con.execute("CHECKPOINT")
+    except duckdb.Error:
+        pass  # another transaction is open: the checkpoint waits for a later one
+    release_memory()
     mined = mine_store(r.con, run_id=r.run.id)
     r.counts["miner_lessons"] = mined.lessons
     r.mined_runs.extend(mined.runs)
@@ -48,7 +56,10 @@ def analyze_stage(r: DistillRun) -> None:
         report.notes.append(report.heldout_gate)
     r.heldout = heldout
     r.lessons = heldout.kept
-    r.mined_runs.clear()  # nothing after the gate reads them: later stages reuse the memory
+    r.mined_runs.clear()  # nothing after the gate reads them: their memory goes back
+    from skillforge._perf import release_memory
+
+    release_memory()
     report.rejected_lessons = [
         f"{x.gate}: {x.lesson.title} ({x.lesson.capability}): {x.reason}"
         for x in heldout.rejected]
