@@ -1,26 +1,29 @@
 """skillforge JSONL read by DuckDB's JSON functions: no Python object per step for most lines.
 
 DuckDB takes a unit of lines (several small files together, or a large file cut at line ends,
-about ``UNIT_BYTES``), decides for each line whether it is exactly what pydantic reads, and for
-those lines builds the content JSON byte for byte as ``Trajectory.content_json`` does, hashes
-it into the id and runs the secret pre-check's patterns over it (RE2); the rows stay in a
-temporary table until :class:`~skillforge._ingest_batch.Batch` inserts them with SQL.
+about ``UNIT_BYTES``), decides for each line whether pydantic reads it exactly as DuckDB did,
+and for those lines builds the content JSON byte for byte as ``Trajectory.content_json`` does,
+hashes it into the id and runs the secret pre-check's patterns over it (RE2). The rows stay in
+an in-memory staging database until :class:`~skillforge._ingest_batch.Batch` inserts them with
+SQL; the next unit is staged on a second connection while this one's rows are written.
 
-A line takes the Python path (``traces.native.parse_line``, the pre-check, the redactor: what
-every line took before) whenever DuckDB cannot show that pydantic reads it the same way:
+The test for "pydantic reads it as DuckDB did" is that the line is, byte for byte, the line
+``traces.native.dump_line`` writes for the values DuckDB read (every skillforge writer uses
+it: ``traces export``, the runners, the trainer). Such a line holds no duplicate or unknown
+key, no blank space, no null, no value of another JSON type than its field's, no escape or
+number spelled another way; on top of that the values must be what the model allows (roles,
+kinds, a timestamp of the form ``2024-05-20T10:00:00[.ffffff](Z|+hh:mm)``, numbers in the
+store's range, at least one step). Every other line takes the Python path
+(``traces.native.parse_line``, the pre-check, the redactor: what every line took before), so
+bad lines give the same problems and odd ones the same rows. Then:
 
-* JSON pydantic rejects and DuckDB accepts (trailing commas, ``nan``), keys pydantic reads
-  differently (a duplicate: pydantic keeps the last, DuckDB the first) or ignores (unknown
-  keys), a value of another JSON type than the model's field (a number for a string, ``"3"``
-  for an int: pydantic may coerce it), a missing required value, a timestamp not in the
-  ``2024-05-20T10:00:00[.ffffff](Z|+hh:mm)`` form, a number out of the store's range, no steps,
-  bytes that are not UTF-8;
-* tool arguments or meta whose JSON text DuckDB may not spell as pydantic-core does (floats,
-  nested objects, control characters): Python re-serializes that value with pydantic-core and
-  keeps the line only when the text is the same (and not nested deeper than pydantic reads);
+* tool arguments or meta DuckDB may not spell as pydantic-core does (floats, nested
+  objects, control characters): Python re-serializes them with pydantic-core and keeps the
+  line only when the text is the same (and not nested deeper than pydantic reads);
 * a line whose content, or its file name and meta, the pre-check's patterns match: the
-  pre-check itself (:func:`~skillforge.traces.redact.blob_may_hold`) decides on the same
-  bytes, and a line it says may hold a secret is redacted by the Python path.
+  pre-check itself (``traces.blob_may_hold``) decides on the same bytes; a line it says may
+  hold a secret goes to the detectors (``redact.holds_secret``) and, when they find one, to
+  the Python path, which redacts it as before.
 """
 
 from __future__ import annotations

@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 from conftest import SHARED, need_shared
 from hostile import corpus
-from hypothesis import HealthCheck, Phase, given, settings as hyp_settings, strategies as st
+from hypothesis import HealthCheck, Phase, given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 import skillforge._native_sql as native_sql
 from skillforge import ingest

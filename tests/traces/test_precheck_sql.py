@@ -14,12 +14,13 @@ import sys
 import duckdb
 import pytest
 from hostile.corpus import SECRETS
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_precheck import CONTEXTS, _traj
 
 from skillforge.traces import _precheck as pre
 from skillforge.traces import blob_may_hold, precheck_sql
 from skillforge.traces.redact import _looks_random_run
-from test_precheck import CONTEXTS, _traj
 
 _CON = duckdb.connect()
 
