@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from skillforge.traces._beside import BesideLabel, LabelIndex, build_label_index
 from skillforge.traces._io import Probe, probe
-from skillforge.traces._precheck import blob_may_hold, precheck_sql
+from skillforge.traces._precheck import precheck_sql
+from skillforge.traces._precheck_lazy import blob_may_hold
 from skillforge.traces._registry import (
     Problem,
     ReadContext,

@@ -17,9 +17,7 @@ memory stays bounded whatever the folder size.
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
 from collections.abc import Callable, Iterable
 
 # The cheap test a whole serialized trajectory goes through first (most hold no secret):
@@ -129,28 +127,7 @@ def _sql_str(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def _looks_random(tok: str, bare: bool) -> bool:
-    """The detectors' randomness score, for a run the Shannon entropy does not rule out
-    first (the detectors load the first time one is needed)."""
-    core = tok.rstrip("=")
-    if len(core) < 20:  # the detectors want 20 characters (32 for a bare token)
-        return False
-    n = len(core)
-    entropy = -sum(c / n * math.log2(c / n) for c in Counter(core).values())
-    if entropy <= ENTROPY_LIMIT - 1e-9:  # theirs is the same sum: it cannot pass either
-        return False
-    from skillforge.traces.redact import _looks_random_run
-
-    return _looks_random_run(tok, bare)
-
-
-def blob_may_hold(blob: bytes) -> bool:
-    """The pre-check ``Redactor.may_hold_secret`` runs on each part of a trajectory (its
-    content JSON; its file name followed by its meta JSON), on one such part."""
-    return may_hold(blob, _looks_random)
-
-
 def precheck_sql(text: str) -> str:
     """A DuckDB expression over the SQL string ``text`` that is true wherever
-    :func:`blob_may_hold` may be true for it (a superset, to run before it in SQL)."""
+    ``blob_may_hold`` may be true for it (a superset, to run before it in SQL)."""
     return sql_prefilter(text, ENTROPY_LIMIT)

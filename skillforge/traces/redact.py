@@ -31,7 +31,7 @@ from typing import Any, TextIO
 
 import pydantic_core
 
-from skillforge.traces._precheck import blob_may_hold, may_hold, precheck_sql
+from skillforge.traces._precheck import may_hold, precheck_sql
 from skillforge.traces._secret_plugins import (
     ALL_TRIGGERS,
     BARE_TOKEN,
@@ -345,6 +345,12 @@ def _blob_may_hold(blob: bytes) -> bool:
     """Whether serialized content may hold a secret: one regex pass over its unseen pieces,
     and its key-like runs scored for randomness (see ``_precheck``)."""
     return may_hold(blob, _looks_random_run)
+
+
+def blob_may_hold(blob: bytes) -> bool:
+    """The pre-check :meth:`Redactor.may_hold_secret` runs on each part of a trajectory
+    (its content JSON; its file name followed by its meta JSON), on one such part."""
+    return _blob_may_hold(blob)
 
 
 def holds_secret(t: Trajectory) -> bool:
