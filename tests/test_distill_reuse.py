@@ -242,3 +242,21 @@ def test_a_run_with_failed_llm_analyses_is_not_reused(tmp_path, settings):
     finally:
         unregister_script("reuse-fails")
     assert not rep.reused_from
+
+
+def test_cli_no_reuse_runs_the_whole_pipeline(tmp_path, settings):
+    from helpers import cli
+
+    d = _folder(tmp_path, 60)
+    lib = tmp_path / "lib"
+    home = str(settings.home)
+    first = cli("distill", str(d), "--out", str(lib), "--home", home, "--json")
+    assert first.code == 0, first.err
+    first_id = json.loads(first.out)["run_id"]
+    again = cli("distill", str(d), "--out", str(lib), "--home", home)
+    assert again.code == 0 and f"reused analysis of run {first_id}" in again.out
+    forced = cli("distill", str(d), "--out", str(lib), "--home", home, "--no-reuse", "--json")
+    assert forced.code == 0, forced.err
+    forced_id = json.loads(forced.out)["run_id"]
+    assert "reused analysis" not in forced.out
+    assert _mined(settings, forced_id)

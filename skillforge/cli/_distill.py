@@ -86,6 +86,10 @@ def distill(
     ray_address: Annotated[str | None, typer.Option(
         "--ray-address", help="With --executor ray: the cluster to connect to (HOST:PORT, "
         "ray://HOST:PORT or auto; default $RAY_ADDRESS, else a local Ray instance).")] = None,
+    no_reuse: Annotated[bool, typer.Option(
+        "--no-reuse", help="Run the whole analysis even when an earlier completed run had the "
+        "same inputs, settings and code (by default its analysis is reused and the library "
+        "is left as it is).")] = False,
     json_out: JsonOpt = False,
     home: HomeOpt = None,
 ) -> int:
@@ -117,6 +121,7 @@ def distill(
         folds=folds,
         executor=executor,
         ray_address=ray_address,
+        reuse=not no_reuse,
     )
     if json_out:
         typer.echo(
