@@ -91,6 +91,7 @@ class Unit:
     lines: dict[int, list[Line]] = field(default_factory=dict)  # by file_no
     open_files: set[int] = field(default_factory=set)
     last_seq: int = -1
+    parsed: bool = False  # its lines are judged (``table``: "" when DuckDB could not read it)
     dropped: bool = False
 
 
@@ -189,7 +190,7 @@ class NativeSQL:
             if self.pool is not None and self.cursor is not None and u.number + 1 < len(
                     self.units):
                 nxt = self.units[u.number + 1]
-                if not nxt.table and nxt.number not in self.pending:
+                if not nxt.parsed and nxt.number not in self.pending:
                     self.pending[nxt.number] = self.pool.submit(self._parse, nxt, self.cursor)
             yield from ((u, ln) for ln in u.lines.pop(file_no, []))
             u.open_files.discard(file_no)
@@ -198,7 +199,7 @@ class NativeSQL:
         job = self.pending.pop(u.number, None)
         if job is not None:
             job.result()
-        elif not u.table:
+        elif not u.parsed:
             self._parse(u, self.con)
 
     def release(self, flushed_seq: int) -> None:
@@ -280,10 +281,14 @@ class NativeSQL:
                 con.execute(self.sql.replace("{table}", table))
             except duckdb.Error:  # a line that is not JSON: leave such lines out first
                 con.execute(self.sql_checked.replace("{table}", table))
+        except duckdb.Error:  # DuckDB cannot read the unit: all its lines go the Python way
+            u.parsed = True
+            return
         finally:
             con.unregister("_sf_lines")
             con.unregister("_sf_files")
         u.table = table
+        u.parsed = True
         check = self._verify(u, con)
         by_seq = {seq_of(fno, ln.lineno): ln for fno, lns in u.lines.items() for ln in lns}
         for seq, i, steps, labelled, needs in con.execute(

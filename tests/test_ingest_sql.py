@@ -358,3 +358,26 @@ def test_the_stage_is_gone_after_ingest_on_an_open_store(tmp_path, monkeypatch):
     finally:
         con.close()
     assert rep.added == n == 40 and native_sql.STAGE not in dbs
+
+
+def test_a_unit_duckdb_cannot_read_goes_the_python_way(tmp_path, monkeypatch):
+    monkeypatch.setattr(native_sql, "UNIT_BYTES", 2000)
+    real = native_sql.NativeSQL.__init__
+
+    def broken(self, *a, **kw):  # the second unit's statement fails in DuckDB
+        real(self, *a, **kw)
+        ok, calls = self.sql, []
+
+        class Flaky(str):
+            def replace(self, old, new, *rest):
+                calls.append(new)
+                return "SELECT no_such_function()" if len(calls) in (2, 3) else ok.replace(
+                    old, new, *rest)
+
+        self.sql = self.sql_checked = Flaky(ok)
+
+    monkeypatch.setattr(native_sql.NativeSQL, "__init__", broken)
+    f = _write(tmp_path / "in" / "runs.jsonl", [dump_line(_traj(i)) for i in range(12)])
+    kept = _count_fast(monkeypatch)
+    rep, _ = _both(monkeypatch, tmp_path, [f])
+    assert rep["added"] == 12 and 0 < kept[0] < 12
