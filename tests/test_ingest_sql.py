@@ -40,10 +40,15 @@ TABLES = {
 }
 
 
+def _same(v):
+    return "NaN" if isinstance(v, float) and v != v else v  # NaN is not equal to itself
+
+
 def _store(settings: Settings) -> dict[str, list]:
     con = connect(settings.db_path, read_only=True)
     try:
-        return {k: con.execute(q).fetchall() for k, q in TABLES.items()}
+        return {k: [tuple(map(_same, r)) for r in con.execute(q).fetchall()]
+                for k, q in TABLES.items()}
     finally:
         con.close()
 
@@ -184,6 +189,9 @@ def _edge_lines() -> list[str | bytes]:
     def text(s: str) -> str:
         return dump_line(_traj(4, task=s))
 
+    with_naive = json.loads(dump_line(_traj(5)))
+    with_naive["steps"][2]["timestamp"] = "2024-05-20T10:00:00"
+
     lines: list[str | bytes] = [
         base, dump(obj), json.dumps(obj), base[:-1] + ",}", base.replace("]", ",]", 1),
         "{not json", "", "   ", base.replace('"task":', '"task":"other","task":', 1),
@@ -224,6 +232,9 @@ def _edge_lines() -> list[str | bytes]:
         text("a literal \\u001B and \\\\u001B, a quote \" and \\"),
         text("line sep \u2028 para \u2029 bom \ufeff nul \x00 del \x7f"),
         base + "\r", base.encode() + b"\xff", b"\xef\xbb\xbf" + base.encode(),
+        # lines the Python path once failed the whole ingest on, now a problem each
+        dump({**{k: v for k, v in with_naive.items() if k not in ("started_at", "ended_at")}}),
+        dump({**json.loads(dump_line(_traj(6))), "attempt": 2**40}),
     ]
     return lines
 
@@ -235,6 +246,9 @@ def test_lines_duckdb_and_pydantic_could_read_apart(tmp_path, monkeypatch):
     for redact in (True, False):
         rep, store = _both(monkeypatch, tmp_path, [f], redact=redact, name=f"r{redact}")
         assert len(rep["problems"]) > 20 and rep["added"] > 10
+        reasons = {p["line"]: p["reason"] for p in rep["problems"]}
+        assert "some timestamps have a time zone" in reasons[len(lines) - 1]
+        assert "attempt: 1099511627776 is out of range" in reasons[len(lines)]
     assert 0 < kept[-1] < len(lines)  # some went the fast way, the rest the Python way
 
 

@@ -57,6 +57,29 @@ def parse_line(raw: bytes | str, file: str, lineno: int) -> Trajectory | str:
             return f"invalid JSON ({err['msg']})"
         loc = ".".join(str(p) for p in err["loc"]) or "line"
         return f"not a skillforge trajectory: {loc}: {err['msg']}"
+    why = _unstorable(traj)
+    if why:
+        return f"not a skillforge trajectory: {why}"
     traj.source = Source(format="skillforge", file=file, line=lineno,
                          record=traj.source.record)
     return traj
+
+
+_INT32 = 2**31 - 1
+_INT64 = 2**63 - 1
+
+
+def _unstorable(t: Trajectory) -> str | None:
+    """Why a valid trajectory cannot be stored (a number past its column's range, step times
+    with and without a time zone, which cannot be ordered), or None."""
+    checks = [("attempt", t.attempt, _INT32), ("usage.input_tokens", t.usage.input_tokens, _INT64),
+              ("usage.output_tokens", t.usage.output_tokens, _INT64)]
+    checks += [(f"steps.{i}.tokens", s.tokens, _INT32) for i, s in enumerate(t.steps)
+               if s.tokens is not None]
+    for where, v, top in checks:
+        if v is not None and not -top - 1 <= v <= top:
+            return f"{where}: {v} is out of range (-{top + 1} to {top})"
+    zones = {s.timestamp.tzinfo is None for s in t.steps if s.timestamp is not None}
+    if len(zones) > 1:
+        return "steps: some timestamps have a time zone and some do not"
+    return None
