@@ -70,8 +70,9 @@ _INT64 = 2**63 - 1
 
 
 def _unstorable(t: Trajectory) -> str | None:
-    """Why a valid trajectory cannot be stored (a number past its column's range, step times
-    with and without a time zone, which cannot be ordered), or None."""
+    """Why a valid trajectory cannot be stored (a number past its column's range; step times
+    with and without a time zone when the start or end must be found among them: they cannot
+    be ordered), or None."""
     checks = [("attempt", t.attempt, _INT32), ("usage.input_tokens", t.usage.input_tokens, _INT64),
               ("usage.output_tokens", t.usage.output_tokens, _INT64)]
     checks += [(f"steps.{i}.tokens", s.tokens, _INT32) for i, s in enumerate(t.steps)
@@ -80,6 +81,6 @@ def _unstorable(t: Trajectory) -> str | None:
         if v is not None and not -top - 1 <= v <= top:
             return f"{where}: {v} is out of range (-{top + 1} to {top})"
     zones = {s.timestamp.tzinfo is None for s in t.steps if s.timestamp is not None}
-    if len(zones) > 1:
+    if len(zones) > 1 and (t.started_at is None or t.ended_at is None):  # no first or last
         return "steps: some timestamps have a time zone and some do not"
     return None
