@@ -50,20 +50,57 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "cpu": me.ru_utime + me.r
 """
 
 DISTILL = r"""
-import json, resource, sys, time
+import importlib, json, resource, sys, time
 from pathlib import Path
 from skillforge import Settings, distill
+D = importlib.import_module("skillforge.distill")  # the module (``skillforge.distill`` is the
+                                                   # function once the package is loaded)
+
+def status_mb(key):  # from /proc/self/status (Linux); None elsewhere
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith(key):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+def hwm_mb():  # peak RSS since the last reset, else the process's peak so far
+    got = status_mb("VmHWM:")
+    return got if got is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+stage_mb, stage_s, end_mb = {}, {}, {}
+def per_stage(name, fn):  # the peak RSS of each stage: reset the high-water mark before it
+    def run(r):
+        try:
+            with open("/proc/self/clear_refs", "w") as fh:
+                fh.write("5")
+        except OSError:
+            pass
+        t = time.perf_counter()
+        try:
+            fn(r)
+        finally:
+            stage_mb[name] = round(hwm_mb())
+            end_mb[name] = round(status_mb("VmRSS:") or 0)
+            stage_s[name] = round(time.perf_counter() - t, 2)
+    return run
+D.PIPELINE = tuple((n, per_stage(n, f), bar) for n, f, bar in D.PIPELINE)
+start_mb = hwm_mb()
 t0 = time.perf_counter()
 rep = distill([Path(sys.argv[1])], settings=Settings.load(sys.argv[2]), out=Path(sys.argv[3]),
               show_progress=False)
 dt = time.perf_counter() - t0
 me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 c = rep.counts
+peak = max([start_mb, hwm_mb(), me.ru_maxrss / 1024, *stage_mb.values()])
 print(json.dumps({"seconds": dt, "cpu": me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime,
-                  "rss_mb": me.ru_maxrss / 1024, "worker_rss_mb": kids.ru_maxrss / 1024,
+                  "rss_mb": peak, "worker_rss_mb": kids.ru_maxrss / 1024,
+                  "stage_rss_mb": stage_mb, "stage_end_mb": end_mb,
+                  "start_rss_mb": round(start_mb),
                   "lessons": c.get("lessons"), "skills": c.get("skills"),
                   "in_store": c.get("trajectories_in_store"),
-                  "timings": {k: round(v, 2) for k, v in getattr(rep, "timings", {}).items()}}))
+                  "timings": stage_s}))
 """
 
 
@@ -144,6 +181,13 @@ def main() -> None:
                   f"{cold['seconds']:>9.1f} {cold['cpu']:>7.1f} {cold['rss_mb']:>11.0f} "
                   f"{cold['seconds'] / plain['seconds']:>8.1f} | {w}  "
                   f"{cold['lessons']}/{cold['skills']}", flush=True)
+            st, tm = cold.get("stage_rss_mb", {}), cold.get("timings", {})
+            if st:
+                ends = cold.get("stage_end_mb", {})
+                print(f"{'':>7} cold, by stage (peak RSS MB, RSS at its end, s): start "
+                      f"{cold['start_rss_mb']}, " + ", ".join(
+                          f"{k} {v}/{ends.get(k, '-')}/{tm.get(k, 0):.1f}"
+                          for k, v in st.items()), flush=True)
             shutil.rmtree(folder, ignore_errors=True)
             shutil.rmtree(home, ignore_errors=True)
             shutil.rmtree(lib, ignore_errors=True)
