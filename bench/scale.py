@@ -13,8 +13,10 @@ then runs, each in a fresh subprocess so peak RSS is per run:
 
 Prints wall time, CPU time (user + system, with worker processes), peak RSS, the ratio to the
 baseline, the memory slope (KB per run between the two largest sizes) and the fitted exponent
-of time vs size (1.0 is linear). A size whose projected time (from the previous size, taken
-as linear) exceeds ``--budget`` seconds is not run; the output says so.
+of time vs size (1.0 is linear); per size, each pipeline stage's peak RSS (the kernel's
+high-water mark is reset before it, Linux), its RSS at its end and its seconds. A size whose
+projected time (from the previous size, taken as linear) exceeds ``--budget`` seconds is not
+run; the output says so.
 """
 
 from __future__ import annotations
