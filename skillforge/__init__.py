@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from skillforge.ingest import IngestReport, ingest
     from skillforge.settings import Settings
 
-__version__ = "0.1.0"
+from skillforge._version import __version__
 
 __all__ = [
     "DistillReport",

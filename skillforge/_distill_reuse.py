@@ -82,9 +82,7 @@ def _sha(obj: Any) -> str:
 @cache
 def _code_digest() -> str:
     """Hash of every file of the installed skillforge package (the code this process runs)."""
-    import skillforge
-
-    root = Path(skillforge.__file__).resolve().parent
+    root = Path(__file__).resolve().parent  # this module sits at the package's top
     h = hashlib.sha256()
     for p in sorted(root.rglob("*")):
         if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc":
@@ -97,10 +95,10 @@ def _versions() -> dict[str, str]:
     import duckdb
     import pydantic
 
-    import skillforge
+    from skillforge._version import __version__
     from skillforge.analyze import MINER_VERSION
 
-    return {"skillforge": skillforge.__version__, "miner": MINER_VERSION,
+    return {"skillforge": __version__, "miner": MINER_VERSION,
             "code": _code_digest(), "python": platform.python_version(),
             "duckdb": duckdb.__version__, "pydantic": pydantic.VERSION}
 

@@ -160,7 +160,9 @@ def test_other_code_runs_the_whole_pipeline(tmp_path, settings, monkeypatch, wha
     kw = {"out": tmp_path / "lib", "show_progress": False}
     distill([d], settings=settings, **kw)
     if what == "skillforge.__version__":
-        monkeypatch.setattr(skillforge, "__version__", "99.0")
+        from skillforge import _version
+
+        monkeypatch.setattr(_version, "__version__", "99.0")
     elif what == "MINER_VERSION":
         monkeypatch.setattr(skillforge.analyze, "MINER_VERSION", "99")
     else:
