@@ -258,7 +258,10 @@ def test_the_same_lines_in_one_unit_each_and_in_small_files(tmp_path, monkeypatc
     for k in range(0, len(lines), 7):
         _write(tmp_path / "in" / f"part-{k:03d}.jsonl",
                [dump_line(_traj(900 + k)), *lines[k:k + 7]])
-    _both(monkeypatch, tmp_path, [tmp_path / "in"])
+    kept = _count_fast(monkeypatch)
+    rep, _ = _both(monkeypatch, tmp_path, [tmp_path / "in"])
+    assert rep["added"] >= 6 and rep["problems"]  # each file's good run, and the bad lines
+    assert sum(kept) > 0  # the good runs went DuckDB's way, one unit each
 
 
 def test_hostile_corpus_is_redacted_as_before_and_nothing_leaks(tmp_path, monkeypatch):
@@ -346,7 +349,8 @@ def test_generated_trajectories(tmp_path_factory, monkeypatch, runs, cut):
     tmp = tmp_path_factory.mktemp("gen")
     lines: list[str | bytes] = [dump_line(t.finalize()) for t in runs]
     lines.append(lines[0][: cut + 10])  # a line cut short
-    _both(monkeypatch, tmp, [_write(tmp / "in" / "runs.jsonl", lines)])
+    rep, _ = _both(monkeypatch, tmp, [_write(tmp / "in" / "runs.jsonl", lines)])
+    assert rep["added"] >= 1 and len(rep["problems"]) == 1
 
 
 @pytest.mark.parametrize("lines", [["{"], [dump_line(_traj(1)), "[1, 2]"]])
