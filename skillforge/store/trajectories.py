@@ -147,19 +147,24 @@ _TRAJ_COLS = ("id, format, source_file, source_line, source_record, task_id, tas
               "cost, started_at, ended_at, meta")
 
 
+def _json_value(v: Any) -> Any:
+    """A JSON column's value: its text parsed (DuckDB and Parquet give text), else as is."""
+    return json.loads(v) if isinstance(v, str) and v else (v or None)
+
+
 def _traj_from_row(r: Sequence[Any], steps: list[Step]) -> Trajectory:
     return Trajectory(
         id=r[0], source=Source(format=r[1], file=r[2], line=r[3], record=r[4]), task_id=r[5],
         task=r[6] or "", agent=r[7], model=r[8], attempt=r[9],
         outcome=Outcome(success=r[10], reward=r[11], detail=r[12] or ""),
         usage=Usage(input_tokens=r[13], output_tokens=r[14], cost=r[15]),
-        started_at=r[16], ended_at=r[17], meta=json.loads(r[18]) if r[18] else {}, steps=steps,
+        started_at=r[16], ended_at=r[17], meta=_json_value(r[18]) or {}, steps=steps,
     )
 
 
 def _step_from_row(r: Sequence[Any]) -> Step:
     return Step(index=r[0], role=r[1], kind=r[2], text=r[3] or "", tool_name=r[4],
-                tool_args=json.loads(r[5]) if r[5] else None, call_id=r[6], is_error=r[7],
+                tool_args=_json_value(r[5]), call_id=r[6], is_error=bool(r[7]),
                 timestamp=r[8], tokens=r[9])
 
 

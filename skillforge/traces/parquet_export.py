@@ -10,14 +10,13 @@ trajectory whose steps are not all there, is reported and the rest is read.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from skillforge.traces._io import Probe
 from skillforge.traces._registry import ReadContext, register_format
-from skillforge.traces.model import Outcome, Source, Step, Trajectory, Usage
+from skillforge.traces.model import Step, Trajectory
 
 EXPORT_KIND = "parquet-v1"   # skillforge.store.parquet writes it
 MANIFEST = "skillforge-export.json"
@@ -35,25 +34,6 @@ _STEP = ("trajectory_id", "idx", "role", "kind", "text", "tool_name", "tool_args
 
 def _sql_path(p: Path) -> str:
     return str(p).replace("'", "''")
-
-
-def _json(v: Any) -> Any:
-    return json.loads(v) if isinstance(v, str) and v else (v or None)
-
-
-def _trajectory(r: Sequence[Any], steps: list[Step]) -> Trajectory:
-    return Trajectory(
-        id=r[0], source=Source(format=r[1], file=r[2], line=r[3], record=r[4]), task_id=r[5],
-        task=r[6] or "", agent=r[7], model=r[8], attempt=r[9],
-        outcome=Outcome(success=r[10], reward=r[11], detail=r[12] or ""),
-        usage=Usage(input_tokens=r[13], output_tokens=r[14], cost=r[15]),
-        started_at=r[16], ended_at=r[17], meta=_json(r[18]) or {}, steps=steps)
-
-
-def _step(r: Sequence[Any]) -> Step:
-    return Step(index=r[1], role=r[2], kind=r[3], text=r[4] or "", tool_name=r[5],
-                tool_args=_json(r[6]), call_id=r[7], is_error=bool(r[8]), timestamp=r[9],
-                tokens=r[10])
 
 
 @register_format
@@ -107,6 +87,9 @@ class ParquetExportFormat:
                    ctx: ReadContext) -> Iterator[Trajectory]:
         import duckdb
 
+        # the store's own row readers: an export holds the store's columns, in its order
+        from skillforge.store.trajectories import _step_from_row, _traj_from_row
+
         try:
             ids = [r[0] for r in con.execute(
                 f"SELECT id FROM read_parquet('{_sql_path(part)}/*.parquet') ORDER BY id"
@@ -129,7 +112,7 @@ class ParquetExportFormat:
                             f"SELECT {', '.join(_STEP)} FROM {s_src} WHERE trajectory_id >= ? "
                             "AND trajectory_id <= ? ORDER BY trajectory_id, idx",
                             [chunk[0], chunk[-1]]).fetchall():
-                        by_traj.setdefault(r[0], []).append(_step(r))
+                        by_traj.setdefault(r[0], []).append(_step_from_row(r[1:]))
             except duckdb.Error as exc:
                 ctx.problem(manifest, f"cannot read partition {part}: {str(exc)[:200]}")
                 return
@@ -139,4 +122,4 @@ class ParquetExportFormat:
                     ctx.problem(manifest, f"trajectory {r[0]} in {part}: {len(got)} of its "
                                 f"{r[19]} steps are in the export; skipped")
                     continue
-                yield _trajectory(r, got)
+                yield _traj_from_row(r, got)
