@@ -13,7 +13,11 @@ open it at all, not even read-only. So:
   read the live file when no writer holds the home, and the snapshot while one does; they
   also fall back to it, or retry with backoff for up to ``READER_WAIT_S``, when the live
   file is locked. A reader therefore never fails because a distill is running: it sees the
-  store as it was when that distill started.
+  store as it was when that distill started;
+* the counts ``traces stats`` shows are kept beside the store (``stats_cache``): every
+  read-write :func:`connect` deletes them before anything is written, and the holder of the
+  home's lock counts the store again when it lets the lock go, so the next ``traces stats``
+  needs no DuckDB.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import duckdb
 
 from skillforge.errors import BusyError, StoreError
 from skillforge.store._migrations import MIGRATIONS
+from skillforge.store._stats_file import forget, keep_after_write
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -132,6 +137,7 @@ def connect(path: Path | str, *, read_only: bool = False,
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
     if not read_only:
+        forget(path)  # this process holds the file now; the kept counts go before any write
         migrate(con)
     return con
 
@@ -202,6 +208,7 @@ def home_lock(home: Path, *, wait_s: float = 30.0, what: str = "skillforge") -> 
         publish_snapshot(home / STORE_FILE)  # what readers see while this run writes
         yield
         publish_snapshot(home / STORE_FILE)  # the run's connections are closed by now
+        keep_after_write(home / STORE_FILE)  # the counts of what it wrote, for `traces stats`
     finally:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
