@@ -83,11 +83,21 @@ def _step_groups(con: duckdb.DuckDBPyConnection, ids: Sequence[str] | None
 
 
 def read_runs(con: duckdb.DuckDBPyConnection, *, ids: Iterable[str] | None = None,
-              pool: Pool | None = None) -> list[Run]:
+              pool: Pool | None = None, cache: bool = True,
+              counts: dict[str, int] | None = None) -> list[Run]:
     """Every trajectory in the store (or those in ``ids``) as a compact run, in id order.
+
+    With ``cache`` (the default), runs indexed before by the same code are taken from the
+    store's ``mine_cache`` and only the others are read and indexed, then kept there when
+    the connection may write (``_mine_cache``); the runs are the same either way.
+    ``counts``, when given, is filled with ``indexed`` (runs read from their steps),
+    ``cached`` (taken from the cache), ``kept`` (written to it) and ``dropped`` (chunks
+    that did not read back).
 
     Quotes are lazy: lessons mined from these runs need :func:`resolve_quotes` before their
     evidence is shown or written."""
+    from skillforge.analyze._mine_cache import MineCache
+
     id_list = sorted(set(ids)) if ids is not None else None
     where = " WHERE id IN (SELECT unnest(?::VARCHAR[]))" if id_list is not None else ""
     meta: dict[str, tuple[str | None, bool | None, bool]] = {
@@ -95,6 +105,33 @@ def read_runs(con: duckdb.DuckDBPyConnection, *, ids: Iterable[str] | None = Non
         con.execute(f"SELECT id, task_id, success, coalesce(task, '') <> '' FROM trajectories"
                     f"{where}", [id_list] if id_list is not None else []).fetchall()}
     pool = pool if pool is not None else Pool()
+    kept = MineCache.open(con) if cache else None
+    cached = kept.load(set(meta)) if kept is not None and kept.chunks else {}
+    for tid, run in cached.items():  # what may change for an id comes from the store
+        task_id, run.success = meta[tid][0], meta[tid][1]
+        run.task_id = pool(task_id) if task_id is not None else None
+    if cached:
+        todo = sorted(set(meta) - cached.keys())
+        runs = _index(con, meta, todo, pool) if todo else {}
+    else:
+        runs = _index(con, meta, id_list, pool)
+    if kept is not None:
+        live = set(meta) if id_list is None else None
+        if live is None:  # a subset was asked for: which ids are in the store at all
+            live = {r[0] for r in con.execute("SELECT id FROM trajectories").fetchall()}
+        kept.save(runs.values(), live, cached)
+    if counts is not None:
+        counts.update(indexed=len(runs), cached=len(cached),
+                      kept=kept.stored if kept is not None else 0,
+                      dropped=kept.dropped if kept is not None else 0)
+    runs.update(cached)
+    return [runs[t] for t in sorted(runs)]
+
+
+def _index(con: duckdb.DuckDBPyConnection,
+           meta: dict[str, tuple[str | None, bool | None, bool]],
+           id_list: list[str] | None, pool: Pool) -> dict[str, Run]:
+    """Read and index the trajectories of ``id_list`` (None: all of ``meta``) from their steps."""
     runs: dict[str, Run] = {}
     later: set[str] = set()   # no user message: the request is the task text, read below
     for tid, rows in _step_groups(con, id_list):
@@ -107,7 +144,8 @@ def read_runs(con: duckdb.DuckDBPyConnection, *, ids: Iterable[str] | None = Non
             continue
         later.discard(tid)
         runs[tid] = index_steps(tid, m[0], m[1], None, rows, pool=pool, lazy=True)
-    later |= {tid for tid in meta if tid not in runs}   # trajectories without steps
+    wanted = meta.keys() if id_list is None else id_list
+    later |= {tid for tid in wanted if tid not in runs}   # trajectories without steps
     if later:
         todo = sorted(later)
         tasks: dict[str, str] = {}
@@ -120,7 +158,7 @@ def read_runs(con: duckdb.DuckDBPyConnection, *, ids: Iterable[str] | None = Non
             m = meta[tid]
             runs[tid] = index_steps(tid, m[0], m[1], tasks.get(tid), got.get(tid, []),
                                     pool=pool, lazy=True)
-    return [runs[t] for t in sorted(runs)]
+    return runs
 
 
 def resolve_quotes(con: duckdb.DuckDBPyConnection, lessons: Iterable[Any]) -> int:

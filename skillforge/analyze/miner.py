@@ -247,17 +247,21 @@ class MineReport:
     stats: MinerStats
     runs: list[Run] = field(default_factory=list, repr=False)  # as mined (held-out gate)
     signal_labelled: int = 0   # unlabeled runs judged by a strong outcome signal
+    indexed: int = 0           # runs read from their steps (the others from the miner's cache)
 
     def summary(self) -> str:
         """One plain line for the terminal."""
         kinds = ", ".join(f"{k} {v}" for k, v in self.by_kind.items())
-        return (f"mined {self.trajectories} trajectories in {self.seconds:.1f}s: "
-                f"{self.lessons} lessons" + (f" ({kinds})" if kinds else ""))
+        cached = self.trajectories - self.indexed
+        return (f"mined {self.trajectories} trajectories in {self.seconds:.1f}s"
+                + (f" ({cached} indexed before, from the store's cache)" if cached > 0 else "")
+                + f": {self.lessons} lessons" + (f" ({kinds})" if kinds else ""))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {"trajectories": self.trajectories, "lessons": self.lessons,
-                "by_kind": self.by_kind, "seconds": round(self.seconds, 3)}
+                "by_kind": self.by_kind, "seconds": round(self.seconds, 3),
+                "indexed": self.indexed}
 
 
 SIGNAL_MIN = 0.5   # |score| an outcome signal needs to stand in for a missing label
@@ -297,7 +301,9 @@ def mine_store(con: Any, *, run_id: str | None = None,
 
     The steps are streamed from the store in Arrow batches and each trajectory is reduced
     to a compact run as it goes by (``_mine_read``): no ``Trajectory`` is built and no step
-    text is kept, so memory grows only with the runs' features. The quotes the lessons cite
+    text is kept, so memory grows only with the runs' features. Runs indexed before by the
+    same code come from the store's miner cache (``_mine_cache``): a grown folder reads and
+    indexes only its new runs (``MineReport.indexed``). The quotes the lessons cite
     are read back from the store at the end, in one query. The lessons are written with
     ``replace_analyst="miner"`` (so a re-run replaces the previous miner lessons) and every
     trajectory is marked as analyzed by the miner at ``MINER_VERSION``. ``MineReport.runs``
@@ -307,8 +313,9 @@ def mine_store(con: Any, *, run_id: str | None = None,
     from skillforge.store.lessons import mark_analyzed, write_lessons
 
     t0 = time.perf_counter()
+    counts: dict[str, int] = {}
     with fewer_gc_passes():
-        runs = read_runs(con)
+        runs = read_runs(con, counts=counts)
         signalled = use_signals(con, runs)
         stats = MinerStats()
         _count_runs(stats, runs)
@@ -324,7 +331,7 @@ def mine_store(con: Any, *, run_id: str | None = None,
     by_kind = dict(sorted(kinds.items(), key=lambda x: KIND_ORDER.get(x[0], 9)))
     return MineReport(trajectories=len(runs), lessons=len(stats.lessons), by_kind=by_kind,
                       seconds=time.perf_counter() - t0, stats=stats, runs=runs,
-                      signal_labelled=signalled)
+                      signal_labelled=signalled, indexed=counts.get("indexed", len(runs)))
 
 
 def _run_facts(run: Run) -> list[str]:

@@ -226,4 +226,15 @@ CREATE TABLE distill_reuse (
     created_at TIMESTAMPTZ
 );
 """),
+    # The miner's per-run features (skillforge/analyze/_mine_cache.py): chunks of indexed
+    # runs, keyed by the code that built them, so a grown folder indexes only its new runs.
+    ("0008_mine_cache", """
+CREATE TABLE mine_cache (
+    code VARCHAR NOT NULL,
+    chunk BIGINT PRIMARY KEY,
+    ids VARCHAR[] NOT NULL,
+    data BLOB NOT NULL,
+    created_at TIMESTAMPTZ
+);
+"""),
 ]

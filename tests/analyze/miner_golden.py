@@ -51,8 +51,14 @@ def _h(text: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
 
 
-def record(case: str, home: Path) -> dict[str, Any]:
-    """Ingest the case's folders into a store under ``home``, mine it, gate it; the record."""
+def record(case: str, home: Path, *, grow: bool = False,
+           counts: dict[str, int] | None = None) -> dict[str, Any]:
+    """Ingest the case's folders into a store under ``home``, mine it, gate it; the record.
+
+    ``grow``: first ingest and mine the first half of the folders (or the whole folder, for
+    a case of one), then the rest, so the recorded mining takes the runs it indexed before
+    from the store's miner cache and indexes only the new ones. ``counts`` gets how many
+    runs the recorded mining indexed and how many the store held before the last ingest."""
     from skillforge import ingest
     from skillforge.analyze._mine_common import MinerSettings
     from skillforge.analyze.claims import claim_of
@@ -63,6 +69,15 @@ def record(case: str, home: Path) -> dict[str, Any]:
 
     folders, knobs = CASES[case]
     settings = Settings.load(home)
+    before = 0
+    if grow:
+        ingest(folders[:max(1, len(folders) // 2)], settings=settings, show_progress=False)
+        con = connect(settings.db_path)
+        try:
+            before = mine_store(con, run_id="golden-before",
+                                settings=MinerSettings(**knobs)).trajectories
+        finally:
+            con.close()
     ingest(folders, settings=settings, show_progress=False)
     con = connect(settings.db_path)
     try:
@@ -85,6 +100,8 @@ def record(case: str, home: Path) -> dict[str, Any]:
                      for x in gate.rejected})
     fams = {k: [v.runs, v.success, v.failure, sorted(v.tools)]
             for k, v in sorted(rep.stats.families.items())}
+    if counts is not None:
+        counts.update(indexed=rep.indexed, before=before)
     return {"trajectories": rep.trajectories, "signal_labelled": rep.signal_labelled,
             "mined_runs": len(rep.runs), "families": fams, "lessons": lessons,
             "gate": dict(sorted(verdicts.items()))}

@@ -35,3 +35,18 @@ def test_miner_output_is_unchanged_on_real_data(case: str, golden: dict, tmp_pat
         assert got_l[i] == w, w["title"]
     assert got["gate"] == want["gate"]
     assert got == want
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["tau-bench-airline", "agents"])
+def test_miner_output_is_unchanged_when_runs_come_from_its_cache(case: str, golden: dict,
+                                                                 tmp_path) -> None:
+    """A store mined once, then grown by more folders (or the same folder again), mined
+    again: the runs indexed the first time come from the miner's cache, only the new ones
+    are read from their steps, and the record is still the golden one."""
+    need_shared()
+    counts: dict[str, int] = {}
+    got = json.loads(json.dumps(record(case, tmp_path / "home", grow=True, counts=counts)))
+    assert counts["before"] > 0
+    assert counts["indexed"] == got["trajectories"] - counts["before"]
+    assert got == golden[case]
