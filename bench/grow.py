@@ -111,6 +111,8 @@ def main() -> None:
             cold = child(folder, home, lib)
             shutil.copytree(home, tmp / f"home-{n}-b")
             shutil.copytree(lib, tmp / f"lib-{n}-b")
+            # the copy is handed to the copied home (a library belongs to one home)
+            (tmp / f"lib-{n}-b" / ".git" / "skillforge-owner.json").unlink(missing_ok=True)
             new = max(1, int(n * a.grow))
             write_runs(folder / "b.jsonl", n, new)
             kept = child(folder, home, lib)
