@@ -148,6 +148,14 @@ def plan_units(files: Sequence[tuple[int, Path]], unit_bytes: int | None = None)
     return units
 
 
+def _cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 class NativeSQL:
     """The fast path over the native files of one ingest, unit by unit, in file order.
 
@@ -178,7 +186,17 @@ class NativeSQL:
         self.attached = STAGE not in names
         if self.attached:
             con.execute(f"ATTACH ':memory:' AS {STAGE}")
-        ahead = len(self.units) > 1 and (os.cpu_count() or 1) >= 2
+        ahead = len(self.units) > 1 and _cores() >= 2
+        # The two threads here (writing one unit, staging the next) each run their statement
+        # on a core of their own; DuckDB's worker threads on top of them only contend for
+        # the same cores (2 cores: 25 - 30% more CPU for no gain in time), so it gets the
+        # cores left over, and its setting is given back by ``close``.
+        self.threads: int | None = None
+        want = max(1, _cores() - 2)
+        row = con.execute("SELECT current_setting('threads')").fetchall()[0]
+        if row is not None and int(row[0]) > want:
+            self.threads = int(row[0])
+            con.execute(f"SET threads = {want}")
         self.pool = ThreadPoolExecutor(max_workers=1) if ahead else None
         self.cursor = con.cursor() if ahead else None
         self.pending: dict[int, Future[None]] = {}
@@ -225,6 +243,9 @@ class NativeSQL:
                 u.dropped = True
         if self.attached:
             self.con.execute(f"DETACH {STAGE}")
+        if self.threads is not None:
+            self.con.execute(f"SET threads = {self.threads}")
+            self.threads = None
 
     def _parse(self, u: Unit, con: duckdb.DuckDBPyConnection) -> None:
         """Stage the unit's lines in its table (``con``: this thread's connection)."""
