@@ -378,6 +378,35 @@ def test_the_stage_is_gone_after_ingest_on_an_open_store(tmp_path, monkeypatch):
     assert rep.added == n == 40 and native_sql.STAGE not in dbs
 
 
+@pytest.mark.parametrize("cores", [2, 16])
+def test_duckdb_runs_on_the_cores_left_and_gets_its_setting_back(tmp_path, monkeypatch, cores):
+    """While the units are read DuckDB has the cores the two ingest threads leave (at least
+    one); the connection's own setting is back afterwards, for what distill does next."""
+    from skillforge.ingest import ingest_into
+
+    monkeypatch.setattr(native_sql, "UNIT_BYTES", 2000)
+    monkeypatch.setattr(native_sql, "_cores", lambda: cores)
+    seen: list[str] = []
+    real = native_sql.NativeSQL._parse
+
+    def spy(self, u, con):
+        seen.append(con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+        return real(self, u, con)
+
+    monkeypatch.setattr(native_sql.NativeSQL, "_parse", spy)
+    f = _write(tmp_path / "in" / "runs.jsonl", [dump_line(_traj(i)) for i in range(40)])
+    settings = Settings.load(tmp_path / "home")
+    con = connect(settings.db_path)
+    try:
+        con.execute("SET threads = 8")
+        rep = ingest_into(con, [f], settings=settings, show_progress=False)
+        after = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
+    finally:
+        con.close()
+    assert rep.added == 40 and len(seen) > 1
+    assert set(seen) == {1 if cores == 2 else 8} and after == 8
+
+
 def test_a_unit_duckdb_cannot_read_goes_the_python_way(tmp_path, monkeypatch):
     monkeypatch.setattr(native_sql, "UNIT_BYTES", 2000)
     real = native_sql.NativeSQL.__init__
