@@ -81,13 +81,21 @@ def _sha(obj: Any) -> str:
 
 @cache
 def _code_digest() -> str:
-    """Hash of every file of the installed skillforge package (the code this process runs)."""
+    """Hash of every file of the installed skillforge package (the code this process runs):
+    each file's path relative to the package and the SHA-256 of its bytes, in path order,
+    bytecode caches left out."""
     root = Path(__file__).resolve().parent  # this module sits at the package's top
+    files: list[tuple[str, ...]] = []
+    for dirpath, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        rel = Path(dirpath).relative_to(root).parts
+        files += [(*rel, n) for n in names if n != "__pycache__"
+                  and os.path.splitext(n)[1] != ".pyc" and os.path.isfile(os.path.join(dirpath, n))]
     h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc":
-            h.update(p.relative_to(root).as_posix().encode() + b"\0")
-            h.update(hashlib.sha256(p.read_bytes()).digest())
+    for parts in sorted(files):  # the order of the paths' parts, as sorting Paths gives
+        h.update("/".join(parts).encode() + b"\0")
+        with open(os.path.join(root, *parts), "rb") as fh:
+            h.update(hashlib.sha256(fh.read()).digest())
     return h.hexdigest()
 
 

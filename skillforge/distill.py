@@ -19,43 +19,51 @@ Each stage is one function in its stage's module and works on one :class:`Distil
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from pathlib import Path
 
-from skillforge._distill_reuse import remember_stage, reuse_stage
 from skillforge._distill_run import DistillOptions, DistillReport, DistillRun
-from skillforge._ingest_stage import ingest_stage
-from skillforge.analyze.stage import analyze_stage, mine_stage
-from skillforge.consolidate.stage import consolidate_stage
 from skillforge.errors import UsageError
 from skillforge.executors import open_executor
-from skillforge.package.parse import parse
-from skillforge.package.stage import write_stage
 from skillforge.progress import progress
-from skillforge.report.stage import record_stage, report_stage
 from skillforge.settings import Settings
 from skillforge.store import RunRecord, connect, home_lock
-from skillforge.verify import DEFAULT_PDI_THRESHOLD
-from skillforge.verify.stage import gate_stage
 
 __all__ = ["PIPELINE", "DistillReport", "distill"]
+
+# verify.gate.DEFAULT_PDI_THRESHOLD, written out so that a distill that reuses an earlier
+# run's analysis never imports the verify package (tests/test_startup.py keeps them equal)
+DEFAULT_PDI_THRESHOLD = -1.5
+
+
+def _stage(module: str, name: str) -> Callable[[DistillRun], None]:
+    """A stage that imports its module when it first runs: a run that ends early (the reuse
+    stage took an earlier run's analysis) loads none of the stages after it."""
+
+    def run(r: DistillRun) -> None:
+        getattr(importlib.import_module(module), name)(r)
+
+    run.__name__ = run.__qualname__ = name
+    run.__doc__ = f"``{module}.{name}``, imported on first use."
+    return run
 
 
 # The pipeline, in order: (name, stage, whether it shows its own progress bar). A stage
 # reads what the ones before it left on the DistillRun; timings are kept per stage. A stage
 # that completes the run (reuse, when it takes an earlier run's analysis) ends it there.
 PIPELINE: tuple[tuple[str, Callable[[DistillRun], None], bool], ...] = (
-    ("ingest", ingest_stage, True),
-    ("reuse", reuse_stage, False),
-    ("mine", mine_stage, False),
-    ("analyze", analyze_stage, True),
-    ("consolidate", consolidate_stage, False),
-    ("gate", gate_stage, False),
-    ("write", write_stage, False),
-    ("record", record_stage, False),
-    ("remember", remember_stage, False),
+    ("ingest", _stage("skillforge._ingest_stage", "ingest_stage"), True),
+    ("reuse", _stage("skillforge._distill_reuse", "reuse_stage"), False),
+    ("mine", _stage("skillforge.analyze.stage", "mine_stage"), False),
+    ("analyze", _stage("skillforge.analyze.stage", "analyze_stage"), True),
+    ("consolidate", _stage("skillforge.consolidate.stage", "consolidate_stage"), False),
+    ("gate", _stage("skillforge.verify.stage", "gate_stage"), False),
+    ("write", _stage("skillforge.package.stage", "write_stage"), False),
+    ("record", _stage("skillforge.report.stage", "record_stage"), False),
+    ("remember", _stage("skillforge._distill_reuse", "remember_stage"), False),
 )
 # the run record's timing keys before the stages had names of their own
 _TIMING_GROUPS = {"ingest": ("ingest",), "analyze": ("mine", "analyze"),
@@ -121,7 +129,10 @@ def distill(
                           ray_address=ray_address)
     lib_path = Path(out).expanduser() if out else settings.library_path
     run, report = _start(paths, settings, lib_path, opts, base)  # checks the options
-    opts.base = parse(Path(base)) if base else None
+    if base:
+        from skillforge.package.parse import parse
+
+        opts.base = parse(Path(base))
     t0 = time.perf_counter()
     with closing(open_executor(executor, address=ray_address)) as ex, \
             home_lock(settings.home, what="distill", wait_s=wait_s):
@@ -132,6 +143,8 @@ def distill(
             _run_pipeline(r)
         finally:
             con.close()
+    from skillforge.report.stage import report_stage
+
     return report_stage(r)
 
 

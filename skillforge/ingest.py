@@ -14,7 +14,6 @@ import duckdb
 from skillforge._ingest_batch import Batch
 from skillforge._ingest_outcomes import IngestOutcomes, OutcomeSummary
 from skillforge._ingest_seen import SeenFiles
-from skillforge._native_parallel import ParallelIngest, ingest_native_files, parallel_groups
 from skillforge._native_sql import NativeSQL, fast_native, seq_of
 from skillforge._perf import fewer_gc_passes
 from skillforge.errors import UsageError
@@ -22,6 +21,7 @@ from skillforge.progress import progress
 from skillforge.settings import Settings
 from skillforge.store import RunRecord, connect, home_lock, save_run
 from skillforge.traces import (
+    BUILTIN_SIDECAR_SUFFIXES,
     Problem,
     ReadContext,
     Trajectory,
@@ -30,10 +30,12 @@ from skillforge.traces import (
     load_labels,
     probe,
     rendering_key,
+    unloaded_sidecar_names,
 )
 from skillforge.traces.native import parse_line
 
 if TYPE_CHECKING:
+    from skillforge._native_parallel import ParallelIngest
     from skillforge.traces.redact import Redactor
 
 BATCH_STEPS = 50_000
@@ -162,6 +164,24 @@ def is_sidecar(path: Path, sidecars: dict[str, list[Any]]) -> bool:
     return False
 
 
+class _Sidecars:
+    """:func:`is_sidecar` over the formats, which load (every reader, and the plugins) only
+    for a file that may be a sidecar (see ``traces.unloaded_sidecar_names``): a folder of
+    unchanged JSONL is told apart without them."""
+
+    def __init__(self) -> None:
+        self._formats: dict[str, list[Any]] | None = None
+        self._unloaded = unloaded_sidecar_names()
+
+    def __call__(self, path: Path) -> bool:
+        if self._formats is None:
+            if self._unloaded is not None and path.name not in self._unloaded \
+                    and path.suffix.lower() not in BUILTIN_SIDECAR_SUFFIXES:
+                return False
+            self._formats = _sidecar_formats()
+        return is_sidecar(path, self._formats)
+
+
 def _root_of(path: Path, roots: Sequence[Path]) -> Path | None:
     return next((r for r in roots if r == path or r in path.parents), None)
 
@@ -185,6 +205,16 @@ def _holds_secret(t: Trajectory) -> bool:
     from skillforge.traces.redact import holds_secret
 
     return holds_secret(t)
+
+
+def ingest_native_files(con: duckdb.DuckDBPyConnection, paths: Sequence[Path], *,
+                        redact: bool, labels: dict[str, Any],
+                        run_id: str) -> dict[str, ParallelIngest]:
+    """``_native_parallel.ingest_native_files``, imported (with Arrow) when a run of files
+    goes to the workers, not by an ingest that has none."""
+    from skillforge._native_parallel import ingest_native_files as run
+
+    return run(con, paths, redact=redact, labels=labels, run_id=run_id)
 
 
 def read_file(path: Path, ctx: ReadContext) -> tuple[str | None, Iterator[Trajectory]]:
@@ -258,7 +288,7 @@ def ingest_into(
     report = IngestReport(run_id=run.id)
     t0 = time.perf_counter()
     files = list(iter_files(roots))
-    sidecars = _sidecar_formats()
+    sidecar = _Sidecars()
     extras = IngestOutcomes(files, label_map, roots)
     # files unchanged since an earlier ingest are not parsed again (not with labels to apply)
     seen = SeenFiles.load(con, redact=do_redact,
@@ -297,7 +327,7 @@ def ingest_into(
 
         total_bytes = sum(f.stat().st_size for f in files) or 1
         unchanged = {str(f): w for f in files if (w := seen.unchanged(f)) is not None}
-        candidates = [f for f in files if not (is_sidecar(f, sidecars) or extras.is_label_file(f)
+        candidates = [f for f in files if not (sidecar(f) or extras.is_label_file(f)
                                                or is_ignorable(f) or str(f) in unchanged)]
         # skillforge JSONL goes through DuckDB's JSON reader when nothing but the file's own
         # outcome labels it (see _native_sql); DuckDB's threads read it on every core
@@ -307,14 +337,18 @@ def ingest_into(
         if fast_files:
             fast = NativeSQL(con, [(n, Path(f)) for f, n in fast_files.items()])
         # workers when the total work is worth it: one large native file, or many small ones
-        par_first = {str(g[0]): g for g in parallel_groups(
-            candidates, lambda f: str(f) not in fast_files and _is_native(f))}
+        par_first: dict[str, list[Path]] = {}
+        if candidates:  # (Arrow loads with the workers' module: not for an unchanged folder)
+            from skillforge._native_parallel import parallel_groups
+
+            par_first = {str(g[0]): g for g in parallel_groups(
+                candidates, lambda f: str(f) not in fast_files and _is_native(f))}
         par_done: dict[str, ParallelIngest] = {}
         try:
             with progress("ingest", total_bytes, enabled=show_progress) as bar:
                 for file_no, f in enumerate(files):
                     size = f.stat().st_size
-                    if is_sidecar(f, sidecars) or extras.is_label_file(f):
+                    if sidecar(f) or extras.is_label_file(f):
                         report.sidecars += 1
                         bar.advance(size)
                         continue

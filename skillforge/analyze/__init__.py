@@ -1,28 +1,41 @@
 """Analysis: the Lesson model, the offline miner, the capability vocabulary, the LLM
 analysts and their LangGraph fan-out, and the ``analyze`` stage.
 
-The LLM side (``analyze``, ``LLMAnalyst``, ``fan_out``, lesson browsing) is imported on first
-use: those modules read the store and pull in LangGraph, and ``skillforge.store`` itself
-imports the Lesson model from this package.
+Everything but the Lesson model is imported on first use: the LLM side (``analyze``,
+``LLMAnalyst``, ``fan_out``, lesson browsing) reads the store and pulls in LangGraph, and
+``skillforge.store`` itself imports the Lesson model from this package; the miner and the
+vocabulary are not needed by what only reads lessons or skill packages (a distill that reuses
+an earlier run's analysis imports none of them).
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from skillforge.analyze.miner import (
-    MINER_VERSION,
-    FamilyStats,
-    MineReport,
-    MinerSettings,
-    MinerStats,
-    collect_stats,
-    mine,
-    mine_store,
-    miner_context,
-)
+from skillforge.analyze._miner_version import MINER_VERSION
 from skillforge.analyze.model import Evidence, Lesson
-from skillforge.analyze.vocab import Vocabulary, build_vocabulary, vocabulary_from_trajectories
+
+if TYPE_CHECKING:
+    from skillforge.analyze.miner import (
+        FamilyStats,
+        MineReport,
+        MinerSettings,
+        MinerStats,
+        collect_stats,
+        mine,
+        mine_store,
+        miner_context,
+    )
+    from skillforge.analyze.vocab import (
+        Vocabulary,
+        build_vocabulary,
+        vocabulary_from_trajectories,
+    )
 
 _LAZY = {
+    **{n: ("skillforge.analyze.miner", n) for n in (
+        "FamilyStats", "MineReport", "MinerSettings", "MinerStats", "collect_stats", "mine",
+        "mine_store", "miner_context")},
+    **{n: ("skillforge.analyze.vocab", n) for n in (
+        "Vocabulary", "build_vocabulary", "vocabulary_from_trajectories")},
     "LLM_ANALYZER_VERSION": ("skillforge.analyze.llm_analysts", "ANALYZER_VERSION"),
     "AnalystOutcome": ("skillforge.analyze.llm_analysts", "AnalystOutcome"),
     "DroppedLesson": ("skillforge.analyze.llm_analysts", "DroppedLesson"),
@@ -40,7 +53,8 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    """Import the LLM-side names on first use (see the module docstring)."""
+    """Import the miner, vocabulary and LLM-side names on first use (see the module
+    docstring)."""
     if name in _LAZY:
         import importlib
 

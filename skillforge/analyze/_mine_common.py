@@ -8,9 +8,9 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel
 
 from skillforge.analyze._mine_index import Run
+from skillforge.analyze._miner_version import MINER_VERSION as MINER_VERSION  # kept apart
 from skillforge.analyze.model import Evidence, Lesson, LessonKind, Polarity
 
-MINER_VERSION = "1"
 ANALYST = "miner"
 
 

@@ -1,6 +1,17 @@
-"""Skill packages: the model, SKILL.md render/parse, the validator, and the git-backed library."""
+"""Skill packages: the model, SKILL.md render/parse, the validator, and the git-backed library.
 
-from skillforge.package.library import Library
+The model loads with the package; the rest (the library and git behind it, parse, render,
+validate) on first use, so that what only reads packages (a distill's report, a reused
+analysis) imports none of it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
 from skillforge.package.model import (
     SECTION_FOR_KIND,
     SECTION_TITLES,
@@ -15,9 +26,52 @@ from skillforge.package.model import (
     SkillVersion,
     Statement,
 )
-from skillforge.package.parse import parse, parse_files
-from skillforge.package.render import render, statement_tag, write
-from skillforge.package.validate import RULES, SPEC_RULES, Problem, errors, validate, validate_many
+
+if TYPE_CHECKING:
+    from skillforge.package.library import Library
+    from skillforge.package.parse import parse, parse_files
+    from skillforge.package.render import render, statement_tag, write
+    from skillforge.package.validate import (
+        RULES,
+        SPEC_RULES,
+        Problem,
+        errors,
+        validate,
+        validate_many,
+    )
+
+# public name -> module defining it (loaded on first use)
+_LAZY = {
+    "Library": "library",
+    **dict.fromkeys(("parse", "parse_files"), "parse"),
+    **dict.fromkeys(("render", "statement_tag", "write"), "render"),
+    **dict.fromkeys(("RULES", "SPEC_RULES", "Problem", "errors", "validate", "validate_many"),
+                    "validate"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name from its module on first access."""
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'skillforge.package' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"skillforge.package.{mod}"), name)
+    globals()[name] = value
+    return value
+
+
+class _Package(types.ModuleType):
+    """``skillforge.package.parse``, ``.render`` and ``.validate`` name the functions, as they
+    always have, even once their modules are imported (the import system would bind the
+    module)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in ("parse", "render", "validate") and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 __all__ = [
     "RULES",

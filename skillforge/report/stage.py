@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 import duckdb
 
 from skillforge._distill_run import DistillReport, DistillRun
-from skillforge.consolidate.stage import hints
 from skillforge.package.model import SkillPackage
 from skillforge.report.model import CitedStep
 from skillforge.report.render import write_reports
@@ -45,6 +44,8 @@ def cited_steps(con: duckdb.DuckDBPyConnection,
 
 def record_stage(r: DistillRun) -> None:
     """Fill the report (hints, conflicts, cited steps, counts) and save the run record."""
+    from skillforge.consolidate.stage import hints
+
     report, result, heldout, ing, gate = r.report, r.result, r.heldout, r.ing, r.gate
     report.skipped_skills = result.skipped
     report.hints = hints(r.con, result, r.opts.min_support, heldout,
@@ -85,7 +86,15 @@ def record_stage(r: DistillRun) -> None:
 
 
 def _redact_report(report: DistillReport) -> None:
-    """Secrets in file names and problem lines never reach the report files."""
+    """Secrets in file names and problem lines never reach the report files (the detectors
+    run when the pre-check says one of them may hold a secret)."""
+    import pydantic_core
+
+    from skillforge.traces import blob_may_hold
+
+    texts = [report.inputs, report.problems, report.ignored_files, report.notes]
+    if not blob_may_hold(pydantic_core.to_json(texts)):
+        return
     from skillforge.traces.redact import Redactor
 
     red = Redactor()

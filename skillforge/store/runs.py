@@ -32,12 +32,25 @@ class RunRecord(BaseModel):
     ended_at: datetime | None = None
 
 
+def _texts(v: Any) -> Any:
+    """``v`` without the dict entries whose value is a number, a bool or null: what the
+    redactor could change (strings, and the keys they sit under) is all kept, so the
+    pre-check of this is the pre-check of ``v`` (count names such as ``secrets_redacted``
+    would otherwise send every run record to the detectors)."""
+    if isinstance(v, dict):
+        return {k: _texts(x) for k, x in v.items()
+                if not (x is None or isinstance(x, bool | int | float))}
+    if isinstance(v, list):
+        return [_texts(x) for x in v]
+    return v
+
+
 def save_run(con: duckdb.DuckDBPyConnection, run: RunRecord) -> None:
     """Insert or replace the run's row (secrets in paths, errors and notes redacted)."""
     from skillforge.traces import blob_may_hold
 
     d = run.model_dump(mode="json")
-    if blob_may_hold(pydantic_core.to_json(d)):  # the detectors only when the pre-check says
+    if blob_may_hold(pydantic_core.to_json(_texts(d))):  # the detectors only when it may hold one
         from skillforge.traces.redact import Redactor
 
         d = Redactor().value(d)

@@ -18,11 +18,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
 
-from skillforge.traces import Segment, Signal, SignalEvidence
+if TYPE_CHECKING:
+    from skillforge.traces import Signal
 
 __all__ = ["delete_signals", "load_signals", "write_signals"]
 
@@ -42,6 +43,8 @@ def write_signals(con: duckdb.DuckDBPyConnection, signals: Iterable[Signal], *,
     sigs = list({s.trajectory_id: s for s in signals}.values())
     if not sigs:
         return 0
+    import pyarrow as pa  # only when there is something to write (an unchanged ingest has not)
+
     now = datetime.now(UTC)
     sig_tab = pa.table({
         "trajectory_id": [s.trajectory_id for s in sigs],
@@ -90,6 +93,8 @@ def load_signals(con: duckdb.DuckDBPyConnection,
     ``quote``, ``kind``, ``weight``, ``segment``), ordered by step. These are *signals*, not
     verified labels: weigh them below ``trajectories.success``.
     """
+    from skillforge.traces import Segment, Signal, SignalEvidence
+
     where, params = "", []
     if ids is not None:
         where, params = " WHERE trajectory_id IN (SELECT unnest(?::VARCHAR[]))", [list(ids)]

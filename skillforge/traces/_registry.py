@@ -97,6 +97,22 @@ def formats() -> dict[str, TraceFormat]:
     return dict(_FORMATS)
 
 
+# what every built-in format's ``sidecar_names`` end in (tests/test_ingest_unchanged.py keeps
+# it so), for telling a file that cannot be a sidecar without loading the readers
+BUILTIN_SIDECAR_SUFFIXES = frozenset({".json", ".txt", ".parquet"})
+
+
+def unloaded_sidecar_names() -> frozenset[str] | None:
+    """The sidecar names of the formats registered so far, while the readers are not loaded
+    and no ``skillforge.formats`` plugin is installed: then a file is a sidecar of no format
+    unless its suffix is one of ``BUILTIN_SIDECAR_SUFFIXES`` or its name is one of these
+    (a format registered by hand). None when only the loaded formats can tell (ask
+    :func:`formats`)."""
+    if _loaded or len(entry_points(group="skillforge.formats")) > 0:
+        return None
+    return frozenset(n for f in _FORMATS.values() for n in getattr(f, "sidecar_names", ()))
+
+
 def detect(probe: Probe) -> TraceFormat | None:
     """The format that claims the probed file most confidently, or None."""
     best: tuple[float, str] | None = None
