@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import TAU_AIRLINE, need_shared
+from helpers import cli
 
+import skillforge.cli._distill as cli_distill
 from skillforge import distill
+from skillforge.cli._distill import plain_distill_args
 from skillforge.ingest import read_file
 from skillforge.settings import Settings
 from skillforge.traces import ReadContext
@@ -28,7 +33,8 @@ HEAVY = ("pyarrow", "numpy", "git", "langgraph", "openai", "detect_secrets", "ya
          "skillforge.analyze.miner", "skillforge.analyze.stage", "skillforge.consolidate",
          "skillforge.verify", "skillforge.package.library", "skillforge.package.parse",
          "skillforge.package.stage", "skillforge.traces.redact", "skillforge.llm",
-         "skillforge._native_parallel")
+         "skillforge._native_parallel",
+         "typer._adapters")  # plain `distill PATH --out --home` skips typer's parsing
 
 
 def _jsonl_folder(tmp_path: Path, n: int, name: str = "in") -> Path:
@@ -138,3 +144,55 @@ def test_distill_default_pdi_threshold_matches_the_gate():
 
     assert DEFAULT_PDI_THRESHOLD == GATE_DEFAULT
     assert inspect.signature(distill).parameters["pdi_threshold"].default == GATE_DEFAULT
+
+
+@pytest.mark.parametrize("argv", [
+    ["distill", "runs"],
+    ["distill", "a", "b", "--out", "lib"],
+    ["distill", "--out=lib", "runs", "--home", "h", "--json"],
+    ["distill", "--home=h", "runs"],
+])
+def test_plain_distill_command_lines(argv):
+    got = plain_distill_args(argv)
+    assert got is not None
+    paths, out, home, json_out = got
+    assert paths and all(isinstance(p, Path) and not str(p).startswith("-") for p in paths)
+    assert json_out == ("--json" in argv)
+
+
+@pytest.mark.parametrize("argv", [
+    ["distill"], ["distill", "--out", "lib"], ["distill", "runs", "--help"],
+    ["distill", "runs", "--out"], ["distill", "runs", "--out", "a", "--out", "b"],
+    ["distill", "runs", "--out", "--json"], ["distill", "runs", "--out="],
+    ["distill", "runs", "--json", "--json"], ["distill", "runs", "--llm", "m"],
+    ["distill", "runs", "--no-reuse"], ["distill", "runs", "-q"], ["distill", "runs", ""],
+    ["distill", "runs", "--"], ["--quiet", "distill", "runs"], ["traces", "stats"], [],
+])
+def test_other_distill_command_lines_go_to_typer(argv):
+    assert plain_distill_args(argv) is None
+
+
+def _same(text: str, ids: list[str]) -> str:
+    for i, run_id in enumerate(ids):
+        text = text.replace(run_id, f"<run {i}>")
+    return re.sub(r"\(\d+\.\ds\)", "(s)", text)
+
+
+def test_plain_distill_prints_what_typer_prints(tmp_path, settings, monkeypatch):
+    d = _jsonl_folder(tmp_path, 60)
+    args = ["distill", str(d), "--out", str(tmp_path / "lib"), "--home", str(settings.home)]
+    first = cli(*args, "--json")
+    assert first.code == 0, first.err
+    first_id = json.loads(first.out)["run_id"]
+    outs = {}
+    for via in ("plain", "typer"):
+        with monkeypatch.context() as mp:
+            if via == "typer":
+                mp.setattr(cli_distill, "plain_distill_args", lambda argv: None)
+            text = cli(*args).out
+            js = cli(*args, "--json").out
+        assert f"reused analysis of run {first_id}" in text
+        ids = [first_id, *re.findall(r"distill (\d{8}T\d{6}-[0-9a-f]{6}):", text),
+               json.loads(js)["run_id"]]
+        outs[via] = (_same(text, ids), _same(js, ids))
+    assert outs["plain"] == outs["typer"]

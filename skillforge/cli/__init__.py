@@ -33,15 +33,23 @@ def run(argv: list[str] | None = None) -> int:
 
     ``traces stats`` with only ``--json`` and ``--home DIR`` is answered without typer's
     option parsing, whose pydantic adapters would be most of its start-up (see
-    ``skillforge.cli._traces.plain_stats_args``); every other command line goes to typer.
+    ``skillforge.cli._traces.plain_stats_args``), and so is ``distill PATH...`` with only
+    ``--out``, ``--home`` and ``--json`` (``skillforge.cli._distill.plain_distill_args``);
+    every other command line goes to typer.
     """
+    from skillforge.cli._distill import distill, plain_distill_args
     from skillforge.cli._traces import plain_stats_args, print_stats
 
+    args = sys.argv[1:] if argv is None else argv
     try:
-        plain = plain_stats_args(sys.argv[1:] if argv is None else argv)
+        plain = plain_stats_args(args)
         if plain is not None:
             print_stats(*plain)
             return 0
+        plain_d = plain_distill_args(args)
+        if plain_d is not None:
+            paths, out, home, json_out = plain_d
+            return distill(paths, out=out, home=home, json_out=json_out)
         rv = app(args=argv, standalone_mode=False, prog_name="skillforge")
     except SkillforgeError as exc:
         typer.echo(f"error: {exc}", err=True)
