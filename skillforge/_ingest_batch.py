@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from skillforge.store import write_trajectories
-
 if TYPE_CHECKING:
     from skillforge._native_sql import Unit
     from skillforge.traces import Trajectory
@@ -57,6 +55,8 @@ class Batch:
         self.last_seq = max(self.last_seq, *(s for s, _, _ in self.rows),
                             *(s for s, _ in self.objects))
         if not self.rows:
+            from skillforge.store import write_trajectories
+
             got = write_trajectories(self.con, [t for _, t in self.objects], run_id=self.run_id)
         else:
             got = self._flush_mixed()

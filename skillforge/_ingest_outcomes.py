@@ -15,27 +15,15 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from skillforge.store import delete_signals, write_signals
-from skillforge.store.renderings import fold_renderings
-from skillforge.traces import (
-    BesideLabel,
-    Rendering,
-    Signal,
-    Source,
-    Trajectory,
-    apply_labels,
-    build_label_index,
-    detect,
-    probe,
-    rendering_key,
-    rendering_of,
-    richest,
-    session_signals,
-)
+from skillforge.traces import build_label_index
+
+if TYPE_CHECKING:  # the trajectory side loads when a run is read (not for an unchanged folder)
+    from skillforge.traces import BesideLabel, Rendering, Signal, Trajectory
 
 FROM_FILE = "in the file"
 FROM_OPTION = "--labels"
@@ -92,6 +80,8 @@ class OutcomeSummary:
 
 
 def _is_trace(path: Path) -> bool:
+    from skillforge.traces import detect, probe
+
     pr = probe(path)
     return pr.container in ("json", "jsonl", "zip") and not pr.error and detect(pr) is not None
 
@@ -130,6 +120,8 @@ class IngestOutcomes:
         """Give ``t`` its outcome: the file's own, else ``--labels``, else a label file.
 
         ``root``: the input path ``t``'s file was found under."""
+        from skillforge.traces import apply_labels
+
         if t.outcome.success is not None:
             verifier = None if t.meta.get("reward_file") else self.index.trial_label(t)
             if verifier is not None:  # a Harbor verifier's reward beats the agent's own verdict
@@ -153,6 +145,8 @@ class IngestOutcomes:
         no label of any kind to apply, and the file in no Harbor trial folder."""
         if self.labels or self.index.files:
             return False
+        from skillforge.traces import Source, Trajectory, rendering_key
+
         probe_t = Trajectory(source=Source(format="skillforge", file=str(path)))
         return self.index.trial_label(probe_t) is None and rendering_key(probe_t, root) is None
 
@@ -168,6 +162,8 @@ class IngestOutcomes:
 
     def note(self, t: Trajectory, root: Path | None) -> None:
         """After ``t`` is finalized and labelled: its rendering group and its signals."""
+        from skillforge.traces import rendering_key, rendering_of, session_signals
+
         key = rendering_key(t, root)
         if key is not None:
             self.groups.setdefault(key, []).append(rendering_of(t))
@@ -181,6 +177,9 @@ class IngestOutcomes:
         folded trajectories from its ids, counts and formats and gets the summary."""
         removed: set[str] = set()
         folded_all: list[Rendering] = []
+        if self.groups:
+            from skillforge.store.renderings import fold_renderings
+            from skillforge.traces import richest
         for key, members in self.groups.items():
             got = richest(key, members)
             if got is None:

@@ -14,7 +14,6 @@ import duckdb
 from skillforge._ingest_batch import Batch
 from skillforge._ingest_outcomes import IngestOutcomes, OutcomeSummary
 from skillforge._ingest_seen import SeenFiles
-from skillforge._native_sql import NativeSQL, fast_native, seq_of
 from skillforge._perf import fewer_gc_passes
 from skillforge.errors import UsageError
 from skillforge.progress import progress
@@ -24,18 +23,13 @@ from skillforge.traces import (
     BUILTIN_SIDECAR_SUFFIXES,
     Problem,
     ReadContext,
-    Trajectory,
-    detect,
-    formats,
-    load_labels,
-    probe,
-    rendering_key,
     unloaded_sidecar_names,
 )
-from skillforge.traces.native import parse_line
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # what reads a file loads when there is one to read (see ingest_into)
     from skillforge._native_parallel import ParallelIngest
+    from skillforge._native_sql import NativeSQL
+    from skillforge.traces import Trajectory
     from skillforge.traces.redact import Redactor
 
 BATCH_STEPS = 50_000
@@ -143,6 +137,8 @@ def iter_files(paths: Sequence[Path]) -> Iterator[Path]:
 
 
 def _sidecar_formats() -> dict[str, list[Any]]:
+    from skillforge.traces import formats
+
     names: dict[str, list[Any]] = {}
     for fmt in formats().values():
         for name in getattr(fmt, "sidecar_names", ()):
@@ -190,6 +186,8 @@ def is_ignorable(path: Path) -> bool:
     """True for a file that is neither named nor shaped like a trace (docs, images, notes)."""
     if path.suffix.lower() in TRACE_SUFFIXES:
         return False
+    from skillforge.traces import detect, probe
+
     pr = probe(path)
     return pr.container in ("text", "binary", "empty") or (
         pr.container == "json" and detect(pr) is None and path.suffix.lower() != ""
@@ -197,6 +195,8 @@ def is_ignorable(path: Path) -> bool:
 
 
 def _is_native(path: Path) -> bool:
+    from skillforge.traces import detect, probe
+
     fmt = detect(probe(path))
     return fmt is not None and fmt.name == "skillforge"
 
@@ -262,7 +262,11 @@ def ingest_into(
     missing = [str(p) for p in roots if not p.exists()]
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
-    label_map = load_labels(Path(labels)) if labels else {}
+    label_map: dict[str, Any] = {}
+    if labels:
+        from skillforge.traces import load_labels
+
+        label_map = load_labels(Path(labels))
     do_redact = settings.redact if redact is None else redact
     made: list[Redactor] = []  # made when first needed: the detectors take a while to load
 
@@ -329,18 +333,24 @@ def ingest_into(
         unchanged = {str(f): w for f in files if (w := seen.unchanged(f)) is not None}
         candidates = [f for f in files if not (sidecar(f) or extras.is_label_file(f)
                                                or is_ignorable(f) or str(f) in unchanged)]
-        # skillforge JSONL goes through DuckDB's JSON reader when nothing but the file's own
-        # outcome labels it (see _native_sql); DuckDB's threads read it on every core
-        wanted = set(candidates)
-        fast_files = {str(f): n for n, f in enumerate(files) if f in wanted
-                      and fast_native(f, extras, _root_of(f, roots))}
-        if fast_files:
-            fast = NativeSQL(con, [(n, Path(f)) for f, n in fast_files.items()])
-        # workers when the total work is worth it: one large native file, or many small ones
+        fast_files: dict[str, int] = {}
         par_first: dict[str, list[Path]] = {}
-        if candidates:  # (Arrow loads with the workers' module: not for an unchanged folder)
+        if candidates:  # what reads files: the loop below reaches it for candidates only, so
+            # a folder whose files are all unchanged (or sidecars, label files, not traces)
+            # loads none of it (nor Arrow, nor the trajectory model)
             from skillforge._native_parallel import parallel_groups
+            from skillforge._native_sql import NativeSQL, fast_native, seq_of
+            from skillforge.traces import Trajectory, rendering_key
+            from skillforge.traces.native import parse_line
 
+            # skillforge JSONL goes through DuckDB's JSON reader when nothing but the file's
+            # own outcome labels it (see _native_sql); DuckDB's threads read it on every core
+            wanted = set(candidates)
+            fast_files = {str(f): n for n, f in enumerate(files) if f in wanted
+                          and fast_native(f, extras, _root_of(f, roots))}
+            if fast_files:
+                fast = NativeSQL(con, [(n, Path(f)) for f, n in fast_files.items()])
+            # workers when the total work is worth it: one large native file, or many small
             par_first = {str(g[0]): g for g in parallel_groups(
                 candidates, lambda f: str(f) not in fast_files and _is_native(f))}
         par_done: dict[str, ParallelIngest] = {}

@@ -52,7 +52,7 @@ def test_builtin_sidecar_names_end_in_the_listed_suffixes():
 
 def test_unchanged_jsonl_folder_loads_no_reader(tmp_path):
     """In a fresh interpreter: the second ingest of a folder of JSONL (and a README) imports
-    no reader module but the native one, nor Arrow, nor the detectors."""
+    no reader module (not even the native one), nor Arrow, nor the detectors."""
     folder = tmp_path / "runs"
     folder.mkdir()
     _native(folder / "a.jsonl", 20)
@@ -67,7 +67,8 @@ def test_unchanged_jsonl_folder_loads_no_reader(tmp_path):
         f"rep = ingest([{str(folder)!r}], settings=Settings.load({str(home)!r}))\n"
         f"readers = [m for m in {readers!r} if m in sys.modules]\n"
         "heavy = [m for m in ('pyarrow', 'detect_secrets', 'skillforge.traces.redact',\n"
-        "         'skillforge._native_parallel') if m in sys.modules]\n"
+        "         'skillforge._native_parallel', 'skillforge._native_sql',\n"
+        "         'skillforge.traces._signals') if m in sys.modules]\n"
         "print(json.dumps([rep.added, rep.duplicates, rep.files_ok, rep.ignored_files,\n"
         "                  readers, heavy]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -75,7 +76,7 @@ def test_unchanged_jsonl_folder_loads_no_reader(tmp_path):
     assert out.returncode == 0, out.stderr
     added, dup, ok, ignored, loaded, heavy = json.loads(out.stdout.strip().splitlines()[-1])
     assert (added, dup, ok, ignored) == (0, 25, 2, [str(folder / "README.md")])
-    assert loaded == ["skillforge.traces.native"] and heavy == []
+    assert loaded == [] and heavy == []
 
 
 def test_unchanged_folder_reports_what_parsing_again_reports(tmp_path):

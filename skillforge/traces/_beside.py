@@ -41,12 +41,11 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from skillforge.traces._common import outcome_from
-from skillforge.traces._renderings import trial_folder
-from skillforge.traces._steps import read_small_json
-from skillforge.traces.model import Outcome, Trajectory
+if TYPE_CHECKING:  # the helpers load when a file is indexed: a folder with no file a label
+    # file could be (ingest of JSONL) builds its empty index without the trajectory model
+    from skillforge.traces.model import Outcome, Trajectory
 
 LABEL_BYTES = 8 * 1024 * 1024
 CHEAP_LOAD_BYTES = 64 * 1024  # below this, parsing a file beats detecting its format
@@ -79,6 +78,8 @@ class BesideLabel:
 
     def outcome(self) -> Outcome:
         """The verdict as an Outcome, with the raw value in ``detail``."""
+        from skillforge.traces._common import outcome_from
+
         out = outcome_from(self.value)
         if self.detail:
             out.detail = self.detail
@@ -86,6 +87,8 @@ class BesideLabel:
 
 
 def _verdict(rec: dict[str, Any]) -> Any:
+    from skillforge.traces._common import outcome_from
+
     for key in _VERDICT_KEYS:
         v = rec.get(key)
         if isinstance(v, bool | int | float) or (isinstance(v, str) and key == "status"):
@@ -202,6 +205,8 @@ def _trial_reward(path: Path) -> tuple[Path, BesideLabel] | None:
     if path.name == "reward.txt" and path.parent.name == "verifier":
         lab = _reward_txt(path)
         return (path.parent.parent, lab) if lab else None
+    from skillforge.traces._steps import read_small_json
+
     doc = read_small_json(path)
     if not isinstance(doc, dict):
         return None
@@ -237,6 +242,8 @@ def _common_depth(a: Path, b: Path) -> int:
 
 def candidate_ids(t: Trajectory) -> list[str]:
     """The ids a label file may use for this trajectory, most specific first."""
+    from skillforge.traces._renderings import trial_folder
+
     ids: list[str] = []
     for v in (t.task_id, t.meta.get("instance_id"), t.meta.get("trial_name"),
               t.meta.get("task_name"), t.meta.get("session_id")):
@@ -288,6 +295,8 @@ class LabelIndex:
         ask = callable(claimed)
         if ask and size > CHEAP_LOAD_BYTES and claimed(path):
             return None
+        from skillforge.traces._steps import read_small_json
+
         got = parse_label_doc(read_small_json(path), path)
         if got is None or (ask and size <= CHEAP_LOAD_BYTES and claimed(path)):
             return None
@@ -305,6 +314,8 @@ class LabelIndex:
         return self._trial_of[t.source.file]
 
     def _trial_label(self, f: Path) -> BesideLabel | None:
+        from skillforge.traces._renderings import trial_folder
+
         trial = trial_folder(f, Path(f.anchor))
         if trial is None:
             return None

@@ -8,10 +8,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from skillforge.traces._io import Probe
-from skillforge.traces.model import Trajectory
+if TYPE_CHECKING:  # (not imported with the registry: ingest asks it of unchanged files)
+    from skillforge.traces._io import Probe
+    from skillforge.traces.model import Trajectory
 
 # Modules of this package that are not input formats; every other public module is one.
 NOT_FORMATS = frozenset({"model", "redact", "labels"})
