@@ -1,6 +1,6 @@
 """Warm re-runs of distill on an unchanged folder, against the cold run of the same folder.
 
-    python bench/incremental.py [--sizes 1000,10000,30000] [--repeat 3] [--no-full]
+    python bench/incremental.py [--sizes 1000,10000,30000] [--repeat 3] [--no-full] [--no-cli]
 
 For each size, writes that many synthetic airline runs (``bench/analyze_miner.py``'s
 generator) as one skillforge JSONL file in a temp dir, then runs, each in a fresh subprocess:
@@ -11,7 +11,10 @@ generator) as one skillforge JSONL file in a temp dir, then runs, each in a fres
   a run this short suffers most from other load on the machine). Ingest skips the unchanged
   file and the reuse stage finds the cold run's keys, so its analysis is taken as it is;
 * warm, whole pipeline (``reuse=False``; skipped with ``--no-full``): what the same re-run
-  cost before the reuse stage, for comparison.
+  cost before the reuse stage, for comparison;
+* the command line (skipped with ``--no-cli``): ``skillforge distill <folder> --out <lib>
+  --home <home>`` as a user runs it, cold into another new home, then warm ``--repeat`` times;
+  whole process, its cold run the baseline.
 
 Prints the seconds inside ``distill()`` (what bench/scale.py times) and of the whole process
 (interpreter start and imports included), the warm / cold ratios (target <= 0.10), and the warm
@@ -86,12 +89,36 @@ def child(folder: Path, home: Path, lib: Path, reuse: bool) -> dict:
     return res
 
 
+def cli_child(folder: Path, home: Path, lib: Path) -> tuple[float, str]:
+    """One ``skillforge distill`` command line: whole-process seconds and its output."""
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "skillforge.cli", "distill", str(folder),
+                          "--out", str(lib), "--home", str(home)], capture_output=True,
+                         text=True, timeout=3600, env=_env())
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-3000:])
+    return time.perf_counter() - t0, out.stdout
+
+
+def cli_runs(folder: Path, home: Path, lib: Path, repeat: int) -> tuple[float, float]:
+    """Cold then warm (median of ``repeat``) command-line distills: whole-process seconds."""
+    cold, _ = cli_child(folder, home, lib)
+    warms = []
+    for _ in range(max(1, repeat)):
+        dt, text = cli_child(folder, home, lib)
+        assert "reused analysis of run" in text, text
+        warms.append(dt)
+    return cold, statistics.median(warms)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--sizes", default="1000,10000,30000")
     ap.add_argument("--repeat", type=int, default=3, help="warm re-runs per size (median)")
     ap.add_argument("--no-full", action="store_true",
                     help="skip the warm re-run through the whole pipeline (reuse=False)")
+    ap.add_argument("--no-cli", action="store_true",
+                    help="skip the command-line runs (cold and warm `skillforge distill`)")
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="sf-incr-"))
     ratios = []
@@ -103,7 +130,8 @@ def main() -> None:
             child(warmup, tmp / "warmup-home", tmp / "warmup-lib", reuse=True)
         print(f"{'runs':>7} | {'cold s':>7} {'warm s':>7} {'warm/cold':>9} | "
               f"{'cold proc s':>11} {'warm proc s':>11} {'proc ratio':>10} | "
-              f"{'full re-run s':>13} {'full/cold':>9}", flush=True)
+              f"{'full re-run s':>13} {'full/cold':>9} | "
+              f"{'cli cold s':>10} {'cli warm s':>10} {'cli ratio':>9}", flush=True)
         for n in [int(s) for s in a.sizes.split(",")]:
             folder = tmp / f"runs-{n}"
             folder.mkdir()
@@ -117,13 +145,18 @@ def main() -> None:
             warm["process"] = statistics.median(w["process"] for w in warms)
             assert [s[0] for s in warm["skills"]] == [s[0] for s in cold["skills"]]
             full = None if a.no_full else child(folder, home, lib, reuse=False)
+            cli = None if a.no_cli else cli_runs(folder, tmp / f"cli-home-{n}",
+                                                 tmp / f"cli-lib-{n}", a.repeat)
             ratio = warm["seconds"] / cold["seconds"]
-            ratios.append((n, ratio, warm["process"] / cold["process"]))
+            ratios.append((n, ratio, warm["process"] / cold["process"],
+                           cli[1] / cli[0] if cli else None))
             f = (f"{full['seconds']:>13.1f} {full['seconds'] / cold['seconds']:>9.2f}" if full
                  else f"{'-':>13} {'-':>9}")
+            c = (f"{cli[0]:>10.2f} {cli[1]:>10.2f} {cli[1] / cli[0]:>9.3f}" if cli
+                 else f"{'-':>10} {'-':>10} {'-':>9}")
             print(f"{n:>7} | {cold['seconds']:>7.2f} {warm['seconds']:>7.2f} {ratio:>9.3f} | "
                   f"{cold['process']:>11.2f} {warm['process']:>11.2f} "
-                  f"{warm['process'] / cold['process']:>10.3f} | {f}", flush=True)
+                  f"{warm['process'] / cold['process']:>10.3f} | {f} | {c}", flush=True)
             print(f"        warm runs (s): {sorted(round(w['seconds'], 2) for w in warms)}; "
                   f"median one by stage (s): {warm['timings']}; "
                   f"{len(cold['skills'])} skills, {cold['lessons']} lessons", flush=True)
@@ -135,9 +168,13 @@ def main() -> None:
             shutil.rmtree(folder, ignore_errors=True)
             shutil.rmtree(home, ignore_errors=True)
             shutil.rmtree(lib, ignore_errors=True)
+            shutil.rmtree(tmp / f"cli-home-{n}", ignore_errors=True)
+            shutil.rmtree(tmp / f"cli-lib-{n}", ignore_errors=True)
         print("warm re-run of an unchanged folder / cold, inside distill(): "
-              + ", ".join(f"{n}: {r:.3f}" for n, r, _ in ratios)
-              + "; whole process: " + ", ".join(f"{n}: {p:.3f}" for n, _, p in ratios)
+              + ", ".join(f"{n}: {r:.3f}" for n, r, _, _ in ratios)
+              + "; whole process: " + ", ".join(f"{n}: {p:.3f}" for n, _, p, _ in ratios)
+              + ("; command line: " + ", ".join(f"{n}: {c:.3f}" for n, _, _, c in ratios)
+                 if not a.no_cli else "")
               + " (target <= 0.10)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
