@@ -7,11 +7,11 @@ analysis) imports none of it.
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
 from typing import TYPE_CHECKING, Any
 
+from skillforge._lazy import lazy_getattr
 from skillforge.package.model import (
     SECTION_FOR_KIND,
     SECTION_TITLES,
@@ -50,14 +50,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Load a public name from its module on first access."""
-    mod = _LAZY.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'skillforge.package' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"skillforge.package.{mod}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, globals(), _LAZY, prefix="skillforge.package.")
 
 
 class _Package(types.ModuleType):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from skillforge._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from skillforge.store._db import connect, home_lock, migrate, writer_active
@@ -36,14 +37,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Load a public name from its module on first access."""
-    mod = _LAZY.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'skillforge.store' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"skillforge.store.{mod}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, globals(), _LAZY, prefix="skillforge.store.")
 
 
 __all__ = [

@@ -7,8 +7,9 @@ nor the format registry behind the rest; ``Redactor`` loads its detectors only t
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from skillforge._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from skillforge.traces._beside import BesideLabel, LabelIndex, build_label_index
@@ -82,11 +83,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Load a public name from its module on first access."""
-    mod = _LAZY.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'skillforge.traces' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"skillforge.traces.{mod}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, globals(), _LAZY, prefix="skillforge.traces.")
