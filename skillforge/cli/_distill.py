@@ -168,31 +168,13 @@ def plain_distill_args(argv: Sequence[str]) -> tuple[list[Path], Path | None, Pa
     give, so the same run and output); anything else (``--help``, another option, a repeated
     one, an empty value, one starting with ``-``, no path) goes to typer.
     """
-    if not argv or argv[0] != "distill":
+    from skillforge.cli._plain import plain_args
+
+    got = plain_args(argv, ("distill",), ("--out", "--home"), positional=True)
+    if got is None or not got[0]:
         return None
-    paths: list[Path] = []
-    opts: dict[str, Path] = {}
-    json_out = False
-    rest = list(argv[1:])
-    while rest:
-        arg = rest.pop(0)
-        if arg == "--json" and not json_out:
-            json_out = True
-            continue
-        name, eq, value = arg.partition("=")
-        if name in ("--out", "--home") and name not in opts:
-            if not eq:
-                if not rest:
-                    return None
-                value = rest.pop(0)
-            if not value or value.startswith("-"):
-                return None
-            opts[name] = Path(value)
-            continue
-        if not arg or arg.startswith("-"):
-            return None
-        paths.append(Path(arg))
-    if not paths:
-        return None
-    return paths, opts.get("--out"), opts.get("--home"), json_out
+    args, opts, json_out = got
+    out, home = opts.get("--out"), opts.get("--home")
+    return ([Path(a) for a in args], Path(out) if out else None, Path(home) if home else None,
+            json_out)
 

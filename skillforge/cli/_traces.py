@@ -84,27 +84,13 @@ def plain_stats_args(argv: Sequence[str]) -> tuple[bool, Path | None] | None:
     another option, a repeated one, an empty value or one starting with ``-``) goes to typer.
     Without ``--home``, ``print_stats`` reads ``$SKILLFORGE_HOME`` as the option would.
     """
-    if list(argv[:2]) != ["traces", "stats"]:
+    from skillforge.cli._plain import plain_args
+
+    got = plain_args(argv, ("traces", "stats"), ("--home",), positional=False)
+    if got is None:
         return None
-    json_out, home = False, None
-    rest = list(argv[2:])
-    while rest:
-        arg = rest.pop(0)
-        if arg == "--json" and not json_out:
-            json_out = True
-            continue
-        if home is not None:
-            return None
-        if arg.startswith("--home="):
-            value = arg.removeprefix("--home=")
-        elif arg == "--home" and rest:
-            value = rest.pop(0)
-        else:
-            return None
-        if not value or value.startswith("-"):
-            return None
-        home = Path(value)
-    return json_out, home
+    _, opts, json_out = got
+    return json_out, Path(opts["--home"]) if "--home" in opts else None
 
 
 @traces_app.command("list")
