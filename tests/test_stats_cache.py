@@ -267,12 +267,12 @@ def test_a_store_changed_by_plain_duckdb_is_not_answered_from_old_counts(tmp_pat
 
 
 def test_counting_never_fails_the_writer(tmp_path, settings, monkeypatch):
-    import skillforge.store.trajectories as trajectories
+    import skillforge.store._stats_file as stats_file
 
     def broken(con):
         raise RuntimeError("no counts")
 
-    monkeypatch.setattr(trajectories, "stats", broken)
+    monkeypatch.setattr(stats_file, "stats", broken)
     _chat(tmp_path / "a.json", 6)
     _ingest(settings.home, tmp_path / "a.json")
     assert not (settings.db_path.parent / sc.STATS_FILE).exists()

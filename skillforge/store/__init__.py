@@ -8,6 +8,7 @@ from skillforge._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from skillforge.store._db import connect, home_lock, migrate, writer_active
+    from skillforge.store._stats_file import stats
     from skillforge.store.lessons import (
         load_lessons,
         mark_analyzed,
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
         get_trajectory,
         iter_trajectories,
         list_trajectories,
-        stats,
         write_trajectories,
     )
 
@@ -32,8 +32,9 @@ _LAZY = {
                     "lessons"),
     **dict.fromkeys(("RunRecord", "load_run", "save_run"), "runs"),
     **dict.fromkeys(("delete_signals", "load_signals", "write_signals"), "signals"),
-    **dict.fromkeys(("get_trajectory", "iter_trajectories", "list_trajectories", "stats",
+    **dict.fromkeys(("get_trajectory", "iter_trajectories", "list_trajectories",
                      "write_trajectories"), "trajectories"),
+    "stats": "_stats_file",
 }
 
 

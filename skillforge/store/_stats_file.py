@@ -1,8 +1,8 @@
 """The file of kept ``traces stats`` counts: its stamp, reading, writing, dropping, and the
 writers' side (``keep_after_write``). See ``skillforge.store.stats_cache`` for the rules.
 
-Imports neither DuckDB (until a writer counts) nor the store's connection module, which
-calls :func:`forget` and :func:`keep_after_write`.
+Imports neither DuckDB (until a writer counts), the trajectory model, nor the store's
+connection module, which calls :func:`forget` and :func:`keep_after_write`.
 """
 
 from __future__ import annotations
@@ -11,12 +11,32 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["STATS_FILE", "cached_stats", "forget", "keep", "keep_after_write", "stamp"]
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["STATS_FILE", "cached_stats", "forget", "keep", "keep_after_write", "stamp", "stats"]
 
 STATS_FILE = "store.stats.json"
 _VERSION = 1
+
+
+def stats(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Counts for ``traces stats``: trajectories, steps, outcomes, formats, tool calls."""
+    n, succ, fail, unl = con.execute(
+        "SELECT count(*), count(*) FILTER (success), count(*) FILTER (success = FALSE), "
+        "count(*) FILTER (success IS NULL) FROM trajectories").fetchone() or (0, 0, 0, 0)
+    steps = (con.execute("SELECT count(*) FROM steps").fetchone() or (0,))[0]
+    formats = dict(con.execute(
+        "SELECT format, count(*) FROM trajectories GROUP BY format ORDER BY 2 DESC, 1").fetchall())
+    tools = dict(con.execute(
+        "SELECT tool_name, count(*) FROM steps WHERE kind = 'tool_call' AND tool_name IS NOT NULL "
+        "GROUP BY tool_name ORDER BY 2 DESC, 1").fetchall())
+    errors = (con.execute(
+        "SELECT count(*) FROM steps WHERE is_error").fetchone() or (0,))[0]
+    return {"trajectories": n, "steps": steps, "success": succ, "failure": fail,
+            "unlabeled": unl, "error_steps": errors, "formats": formats, "tools": tools}
 
 
 def stamp(db: Path) -> list[int] | None:
@@ -86,8 +106,6 @@ def keep_after_write(db: Path) -> bool:
         if not db.exists():
             return False
         import duckdb
-
-        from skillforge.store.trajectories import stats
 
         con = duckdb.connect(str(db), read_only=True)
         try:

@@ -42,6 +42,7 @@ from skillforge.store._stats_file import (
     keep,
     keep_after_write,
     stamp,
+    stats,
 )
 
 __all__ = ["SETTLE_S", "STATS_FILE", "cached_stats", "forget", "keep_after_write", "store_stats"]
@@ -57,7 +58,6 @@ def store_stats(db: Path | str) -> dict[str, Any]:
     if hit is not None:
         return hit
     from skillforge.store._db import connect, writer_active
-    from skillforge.store.trajectories import stats
 
     before = stamp(db)
     idle = not writer_active(db.parent)

@@ -231,18 +231,3 @@ def list_trajectories(
     return [dict(zip(keys, r, strict=True)) for r in cur.fetchall()]
 
 
-def stats(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """Counts for ``traces stats``: trajectories, steps, outcomes, formats, tool calls."""
-    n, succ, fail, unl = con.execute(
-        "SELECT count(*), count(*) FILTER (success), count(*) FILTER (success = FALSE), "
-        "count(*) FILTER (success IS NULL) FROM trajectories").fetchone() or (0, 0, 0, 0)
-    steps = (con.execute("SELECT count(*) FROM steps").fetchone() or (0,))[0]
-    formats = dict(con.execute(
-        "SELECT format, count(*) FROM trajectories GROUP BY format ORDER BY 2 DESC, 1").fetchall())
-    tools = dict(con.execute(
-        "SELECT tool_name, count(*) FROM steps WHERE kind = 'tool_call' AND tool_name IS NOT NULL "
-        "GROUP BY tool_name ORDER BY 2 DESC, 1").fetchall())
-    errors = (con.execute(
-        "SELECT count(*) FROM steps WHERE is_error").fetchone() or (0,))[0]
-    return {"trajectories": n, "steps": steps, "success": succ, "failure": fail,
-            "unlabeled": unl, "error_steps": errors, "formats": formats, "tools": tools}
