@@ -344,7 +344,7 @@ def ingest_into(
             from skillforge.traces.native import parse_line
 
             # skillforge JSONL goes through DuckDB's JSON reader when nothing but the file's
-            # own outcome labels it (see _native_sql); DuckDB's threads read it on every core
+            # own outcome labels it (see _native_sql), units staged ahead by threads
             wanted = set(candidates)
             fast_files = {str(f): n for n, f in enumerate(files) if f in wanted
                           and fast_native(f, extras, _root_of(f, roots))}

@@ -170,18 +170,17 @@ class MineCache:
             self.chunks.clear()
             new = sorted({**held_runs, **{r.id: r for r in new}}.values(), key=lambda r: r.id)
         self.stored = 0
+        row = self.con.execute("SELECT coalesce(max(chunk), 0) FROM mine_cache").fetchone()
+        last = int(row[0]) if row else 0
         for start in range(0, len(new), CHUNK_RUNS):
             part = new[start:start + CHUNK_RUNS]
-            chunk = self._next_chunk()
+            last += 1
+            chunk = last
             ids = [r.id for r in part]
             self.con.execute("INSERT INTO mine_cache VALUES (?, ?, ?, ?, now())",
                              [self.key, chunk, ids, _dumps(part)])
             self.chunks[chunk] = ids
             self.stored += len(part)
-
-    def _next_chunk(self) -> int:
-        row = self.con.execute("SELECT coalesce(max(chunk), 0) FROM mine_cache").fetchone()
-        return int(row[0] if row else 0) + 1
 
     def _forget(self, chunks: list[int]) -> None:
         if self.write and chunks:

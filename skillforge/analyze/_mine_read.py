@@ -115,7 +115,7 @@ def read_runs(con: duckdb.DuckDBPyConnection, *, ids: Iterable[str] | None = Non
         runs = _index(con, meta, todo, pool) if todo else {}
     else:
         runs = _index(con, meta, id_list, pool)
-    if kept is not None:
+    if kept is not None and kept.write:
         live = set(meta) if id_list is None else None
         if live is None:  # a subset was asked for: which ids are in the store at all
             live = {r[0] for r in con.execute("SELECT id FROM trajectories").fetchall()}
