@@ -7,29 +7,18 @@ import json
 import os
 
 from conftest import TAU_AIRLINE, need_shared
+from helpers import write_native_runs
 
 from skillforge import ingest
 from skillforge._native_sql import NativeSQL
 from skillforge.settings import Settings
 from skillforge.store import connect
-from skillforge.traces import Source, Step, Trajectory
-from skillforge.traces.native import dump_line
 
 ING = importlib.import_module("skillforge.ingest")  # the module (skillforge.ingest is the function)
 
 
 def _native(path, n, start=0):
-    lines = []
-    for i in range(start, start + n):
-        steps = [Step(index=0, role="user", kind="message", text=f"task {i}"),
-                 Step(index=1, role="assistant", kind="tool_call", tool_name="get",
-                      tool_args={"id": i}, text=f"get({i})"),
-                 Step(index=2, role="tool", kind="observation", text=f"ok {i}")]
-        t = Trajectory(source=Source(format="skillforge", file="gen"), task_id=str(i % 7),
-                       task=f"task {i}", steps=steps)
-        t.outcome.success = i % 2 == 0
-        lines.append(dump_line(t.finalize()))
-    path.write_text("\n".join(lines) + "\n")
+    write_native_runs(path, n, start=start)
 
 
 def _count_reads(monkeypatch):

@@ -16,27 +16,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import write_native_runs
 
 from skillforge import ingest
 from skillforge.settings import Settings
-from skillforge.traces import BUILTIN_SIDECAR_SUFFIXES, Source, Step, Trajectory, formats
-from skillforge.traces.native import dump_line
+from skillforge.traces import BUILTIN_SIDECAR_SUFFIXES, formats
 
 REG = importlib.import_module("skillforge.traces._registry")
 
 
 def _native(path: Path, n: int, word: str = "task") -> None:
-    lines = []
-    for i in range(n):
-        steps = [Step(index=0, role="user", kind="message", text=f"{word} {i}"),
-                 Step(index=1, role="assistant", kind="tool_call", tool_name="get",
-                      tool_args={"id": i}, text=f"get({i})"),
-                 Step(index=2, role="tool", kind="observation", text=f"ok {i}")]
-        t = Trajectory(source=Source(format="skillforge", file="gen"), task_id=str(i % 7),
-                       task=f"{word} {i}", steps=steps)
-        t.outcome.success = i % 2 == 0
-        lines.append(dump_line(t.finalize()))
-    path.write_text("\n".join(lines) + "\n")
+    write_native_runs(path, n, word=word)
 
 
 def _summary(rep):
